@@ -1,0 +1,72 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Fixes the released host packages need on current torch.
+
+Each fix names the upstream issue and is applied once, idempotently, when
+``mmkdwsd`` is imported (:func:`apply_compat_fixes`).
+"""
+import contextlib
+import functools
+import os.path as osp
+from typing import Iterator, Optional
+
+import torch
+from mmengine.runner import CheckpointLoader
+
+
+def load_trusted_local_checkpoint(filename: str,
+                                  map_location: Optional[str] = None) -> dict:
+    """Load a local checkpoint file the user named, unpickling it fully.
+
+    torch >= 2.6 loads with ``weights_only=True`` by default, and checkpoints
+    written by MMEngine 0.10.7 runners hold a ``HistoryBuffer`` in their
+    ``message_hub``, so ``load_from``, ``--resume`` and teacher checkpoints
+    fail to load (open-mmlab/mmengine#1621, fixed only on mmengine main by
+    open-mmlab/mmengine#1670).
+
+    Trust boundary: this loader is registered for *local paths only* (the
+    empty prefix). A checkpoint is a pickle, and unpickling runs code: load
+    only files you produced or trust. Remote URLs (``http://``, ``s3://``,
+    ...) keep MMEngine's own loaders and torch's safe default.
+
+    Args:
+        filename (str): Path of a local checkpoint file.
+        map_location (str, optional): Same as :func:`torch.load`.
+
+    Returns:
+        dict | OrderedDict: The loaded checkpoint.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'checkpoint file "{filename}" does not exist or is not a file')
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+@contextlib.contextmanager
+def torchscript_onnx_exporter() -> Iterator[None]:
+    """Make ``torch.onnx.export`` default to the TorchScript exporter.
+
+    torch >= 2.9 defaults ``torch.onnx.export(..., dynamo=True)``; mmdeploy
+    1.3.1 calls it without ``dynamo=`` and its rewriters only hook the
+    TorchScript exporter, so exports then need onnxscript and silently skip
+    mmdeploy's rewrites (pytorch/pytorch#151693, open-mmlab/mmdeploy#2883).
+    Inside this context ``dynamo`` defaults to False; an explicit value wins.
+    """
+    original = torch.onnx.export
+
+    @functools.wraps(original)
+    def export(*args, **kwargs):
+        kwargs.setdefault('dynamo', False)
+        return original(*args, **kwargs)
+
+    torch.onnx.export = export
+    try:
+        yield
+    finally:
+        torch.onnx.export = original
+
+
+def apply_compat_fixes() -> None:
+    """Apply the import-time fixes (idempotent)."""
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_trusted_local_checkpoint, force=True)

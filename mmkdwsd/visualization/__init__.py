@@ -1,0 +1,2 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+__all__ = []
