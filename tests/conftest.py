@@ -21,3 +21,33 @@ def repo_root() -> str:
 @pytest.fixture(scope='session')
 def python_exe() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope='session')
+def tiny_multidigits(tmp_path_factory) -> str:
+    """A tiny real MultiDigits set (16 train / 8 val scenes) with windows
+    proposals, made by the project's own tools."""
+    import subprocess
+    root = str(tmp_path_factory.mktemp('multidigits_tiny'))
+    subprocess.run([
+        sys.executable, 'tools/generate_multidigits.py', '--preset', 'small',
+        '--out-dir', root, '--num-train', '16', '--num-val', '8',
+        '--no-progress'
+    ],
+                   cwd=ROOT,
+                   check=True)
+    return root
+
+
+def data_overrides(data_root: str, epochs: int = 1) -> list:
+    """`--cfg-options` that point a MultiDigits config at `data_root` and
+    make it small, single-process and short."""
+    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1']
+    for split in ('train', 'val', 'test'):
+        opts += [
+            f'{split}_dataloader.dataset.data_root={data_root}/',
+            f'{split}_dataloader.num_workers=0',
+            f'{split}_dataloader.persistent_workers=False',
+            f'{split}_dataloader.batch_size=4',
+        ]
+    return opts
