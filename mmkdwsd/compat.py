@@ -70,3 +70,44 @@ def apply_compat_fixes() -> None:
     """Apply the import-time fixes (idempotent)."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_trusted_local_checkpoint, force=True)
+
+
+def setup_cpu_distributed(cfg) -> None:
+    """Let ``--launcher pytorch`` run on CPUs through the gloo backend.
+
+    MMEngine 0.10.7 assumes CUDA once a launcher is set: ``init_dist`` calls
+    ``torch.cuda.set_device(local_rank)`` ("Found no NVIDIA driver") and
+    ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DDP, which a
+    CPU module refuses. Without CUDA this initialises the gloo process group
+    itself (the Runner then skips ``init_dist``; a configured ``nccl`` backend
+    is switched to gloo with a warning) and builds DDP without
+    ``device_ids``. With CUDA, or without a launcher, it does nothing.
+
+    Args:
+        cfg (Config): The runner config; ``cfg.launcher`` and
+            ``cfg.env_cfg.dist_cfg`` are read, ``cfg.model_wrapper_cfg``
+            is set.
+    """
+    import datetime
+    import warnings
+
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.pop('backend', 'gloo')
+    if backend != 'gloo':
+        warnings.warn(f'no CUDA device: using the gloo backend instead of '
+                      f'"{backend}" for CPU distributed training')
+    if 'timeout' in dist_cfg:  # seconds, as MMEngine's init_dist takes it
+        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', **dist_cfg)
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    if wrapper.get('type') == 'MMDistributedDataParallel':
+        wrapper.setdefault('device_ids', None)
+        wrapper.setdefault('broadcast_buffers', False)
+        wrapper.setdefault('find_unused_parameters',
+                           cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper

@@ -88,7 +88,7 @@ if ! "$PY" -c "import mmcv, sys; from mmcv.ops import RoIAlign; sys.exit(mmcv.__
   else
     echo "    using cached wheel from $WHEEL_DIR"
   fi
-  pip_install addict numpy packaging Pillow pyyaml yapf opencv-python 'mmengine>=0.10.7,<1.0.0'
+  pip_install addict numpy packaging Pillow pyyaml yapf 'opencv-python==5.0.0.93' 'mmengine>=0.10.7,<1.0.0'
   pip_install --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
 fi
 "$PY" -c "from mmcv.ops import RoIAlign" || { echo "setup_env: 'from mmcv.ops import RoIAlign' failed (see above); a wheel built without ops lacks mmcv._ext: delete $WHEEL_DIR and re-run" >&2; false; }

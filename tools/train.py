@@ -11,9 +11,16 @@ Example:
 import argparse
 import os
 import os.path as osp
+import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+# Run from a checkout, import that checkout's mmkdwsd rather than an
+# installed copy (mim runs the copy shipped in mmkdwsd/.mim/tools instead).
+_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if osp.isfile(osp.join(_ROOT, 'mmkdwsd', '__init__.py')):
+    sys.path.insert(0, _ROOT)
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,7 +113,9 @@ def main() -> None:
     from mmkdwsd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
 
+    from mmkdwsd.compat import setup_cpu_distributed
     cfg = build_cfg(args)
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -16,10 +16,13 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
 
-# Set `vis_backends` to `_tb_backends` (or add it) for TensorBoard.
-vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard: one line in a child config (event files go to vis_data/):
+# visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),
+#                                 dict(type='TensorboardVisBackend')])
 visualizer = dict(
-    type='mmdet.DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='mmdet.DetLocalVisualizer',
+    vis_backends=[dict(type='LocalVisBackend')],
+    name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 
 log_level = 'INFO'
