@@ -1,0 +1,55 @@
+# MultiDigits, student (multi-label classification) view: the image resized
+# to the student size, image labels packed by mmpretrain's PackInputs.
+# ====== Frequently modified parameters ======
+data_root = 'data/multidigits_small/'
+num_classes = 10
+student_scale = 64  # half the 128 px scenes
+batch_size = 32
+num_workers = 2
+# ============================================
+dataset_type = 'CocoMultiLabelDataset'
+
+# `Resize` / `RandomFlip` are mmcv's (the transforms mmpretrain configs use).
+train_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(
+        type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(
+        type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
+    dict(type='mmpretrain.PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=num_workers,
+    persistent_workers=num_workers > 0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=num_workers,
+    persistent_workers=num_workers > 0,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# mAP, CP/CR/CF1, OP/OR/OF1 at threshold 0.5 and top-3, as papers report.
+val_evaluator = dict(type='MultiLabelPaperMetric')
+test_evaluator = val_evaluator

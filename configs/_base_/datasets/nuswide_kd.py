@@ -1,0 +1,82 @@
+# NUS-WIDE, two views for distillation (see multidigits_kd.py).
+# ====== Frequently modified parameters ======
+data_root = 'data/nus-wide/'
+num_classes = 81
+num_proposals = 500
+teacher_scale = 672
+# Teacher input sizes during distillation; several = multi-scale teacher.
+kd_teacher_scales = [teacher_scale]
+student_scale = 224
+train_proposal_file = 'proposals/ss_train.pkl'
+batch_size = 16
+num_workers = 4
+# Many NUS-WIDE images can no longer be downloaded: drop missing files.
+skip_missing = True
+# ============================================
+dataset_type = 'NUSWideDataset'
+
+train_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(type='mmdet.LoadProposals', num_max_proposals=num_proposals),
+    dict(
+        type='mmdet.ProposalBroadcaster',
+        transforms=[dict(type='mmdet.RandomFlip', prob=0.5)]),
+    dict(
+        type='mmdet.MultiBranch',
+        branch_field=['teacher', 'student'],
+        teacher=[
+            dict(
+                type='mmdet.ProposalBroadcaster',
+                transforms=[
+                    dict(
+                        type='RandomChoiceResize',
+                        scales=[(s, s) for s in kd_teacher_scales],
+                        resize_type='mmdet.Resize',
+                        keep_ratio=False),
+                ]),
+            dict(type='PackWSODInputs'),
+        ],
+        student=[
+            dict(
+                type='Resize',
+                scale=(student_scale, student_scale),
+                keep_ratio=False),
+            dict(type='mmpretrain.PackInputs'),
+        ]),
+]
+test_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(
+        type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
+    dict(type='mmpretrain.PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=num_workers,
+    persistent_workers=num_workers > 0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        skip_missing=skip_missing,
+        proposal_file=train_proposal_file,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=num_workers,
+    persistent_workers=num_workers > 0,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        skip_missing=skip_missing,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='MultiLabelPaperMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,14 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from .base_multilabel import BaseMultiLabelDataset
+from .coco_multilabel import CocoMultiLabelDataset
+from .nuswide import NUSWideDataset
+from .proposals import (ProposalError, attach_proposals, check_proposals,
+                        load_proposal_file, proposal_key)
+from .transforms import *  # noqa: F401,F403
+from .voc_multilabel import VOCMultiLabelDataset
+
+__all__ = [
+    'BaseMultiLabelDataset', 'CocoMultiLabelDataset', 'NUSWideDataset',
+    'VOCMultiLabelDataset', 'ProposalError', 'attach_proposals',
+    'check_proposals', 'load_proposal_file', 'proposal_key'
+]

@@ -1,0 +1,61 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Atomic file writes for everything the data tools produce.
+
+A file is first written next to its destination under a temporary name and
+then moved over it with :func:`os.replace`, which is atomic on POSIX and
+Windows. A run killed at any point therefore leaves either the old file or
+the new complete one, never a truncated file that a later run would trust.
+"""
+import json
+import os
+import os.path as osp
+import pickle
+import tempfile
+from typing import Any
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically.
+
+    Args:
+        path (str): Destination file. Its folder is created if needed.
+        data (bytes): File content.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(
+        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def atomic_dump_json(obj: Any, path: str) -> None:
+    """Dump ``obj`` as compact, key-ordered JSON to ``path`` atomically.
+
+    The same object always gives the same bytes (keys keep their insertion
+    order, no timestamps), which the dataset generator relies on.
+
+    Args:
+        obj (Any): A JSON-serialisable object.
+        path (str): Destination file.
+    """
+    text = json.dumps(obj, separators=(',', ':'), ensure_ascii=True)
+    atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def atomic_dump_pickle(obj: Any, path: str) -> None:
+    """Pickle ``obj`` to ``path`` atomically (readable by ``mmengine.load``).
+
+    Args:
+        obj (Any): A picklable object.
+        path (str): Destination file; should end with ``.pkl``.
+    """
+    atomic_write_bytes(path, pickle.dumps(obj, protocol=4))
