@@ -1,0 +1,121 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""tools/analysis_tools: per-class AP gain chart and training curves."""
+import importlib.util
+import json
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+
+def load_tool(repo_root: str, name: str):
+    spec = importlib.util.spec_from_file_location(
+        f'mmkdwsd_{name}',
+        osp.join(repo_root, 'tools', 'analysis_tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plot_ap_gain_from_metric_json(tmp_path, repo_root, capsys):
+    tool = load_tool(repo_root, 'plot_ap_gain')
+    classes = ['zero', 'one', 'two', 'three']
+    base, dist = tmp_path / 'base.json', tmp_path / 'dist.json'
+    # the format of MultiLabelPaperMetric(out_file=...)
+    base.write_text(
+        json.dumps(dict(classes=classes, ap=[50.0, 80.0, None, 60.0])))
+    dist.write_text(
+        json.dumps(dict(classes=classes, ap=[70.0, 75.0, 10.0, 61.0])))
+    out = tmp_path / 'gain.png'
+    tool.main([str(base), str(dist), '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert out.stat().st_size > 0
+    # sorted by gain, the class without AP in one input left out
+    assert printed.index('zero: +20.00') < printed.index(
+        'three: +1.00') < printed.index('one: -5.00')
+    assert 'left out (no positives): two' in printed
+
+
+def test_plot_ap_gain_from_predictions(tmp_path, repo_root, capsys):
+    tool = load_tool(repo_root, 'plot_ap_gain')
+    gt = [[0], [1], [0, 2], [2]]
+    perfect = [[0.9, 0.1, 0.2], [0.1, 0.9, 0.1], [0.8, 0.1, 0.9],
+               [0.1, 0.2, 0.7]]
+    noisy = [[0.4, 0.6, 0.2], [0.5, 0.3, 0.1], [0.8, 0.1, 0.9],
+             [0.1, 0.2, 0.7]]
+
+    def dump(path, scores):
+        # what MMEngine's DumpResults writes for mmpretrain samples
+        samples = [
+            dict(pred_score=torch.tensor(s), gt_label=torch.tensor(g))
+            for s, g in zip(scores, gt)
+        ]
+        with open(path, 'wb') as f:
+            pickle.dump(samples, f)
+
+    dump(tmp_path / 'base.pkl', noisy)
+    dump(tmp_path / 'dist.pkl', perfect)
+    _, ap = tool.load_ap(str(tmp_path / 'dist.pkl'))
+    np.testing.assert_allclose(ap, [100.0, 100.0, 100.0])
+    tool.main([
+        str(tmp_path / 'base.pkl'),
+        str(tmp_path / 'dist.pkl'), '--out',
+        str(tmp_path / 'gain.png'), '--classes', 'a', 'b', 'c'
+    ])
+    assert 'mean AP gain +' in capsys.readouterr().out
+
+
+def test_plot_ap_gain_errors(tmp_path, repo_root):
+    tool = load_tool(repo_root, 'plot_ap_gain')
+    bad = tmp_path / 'bad.json'
+    bad.write_text(json.dumps(dict(mAP=50.0)))
+    with pytest.raises(ValueError, match='MultiLabelPaperMetric'):
+        tool.load_ap(str(bad))
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    a.write_text(json.dumps(dict(classes=['x'], ap=[1.0])))
+    b.write_text(json.dumps(dict(classes=['x', 'y'], ap=[1.0, 2.0])))
+    with pytest.raises(ValueError, match='classes'):
+        tool.main([str(a), str(b), '--out', str(tmp_path / 'o.png')])
+
+
+def write_vis_log(run_dir, timestamp, lines):
+    vis = run_dir / timestamp / 'vis_data'
+    vis.mkdir(parents=True)
+    with open(vis / f'{timestamp}.json', 'w') as f:
+        for line in lines:
+            f.write(json.dumps(line) + '\n')
+    # LocalVisBackend also writes every line to scalars.json
+    (vis / 'scalars.json').write_text('')
+
+
+def test_plot_curves(tmp_path, repo_root, capsys):
+    tool = load_tool(repo_root, 'plot_curves')
+    train = [
+        dict(lr=0.01, loss=1.0 / i, epoch=1, iter=i, step=i)
+        for i in range(1, 5)
+    ]
+    val = [{'multi-label/mAP': 40.0, 'step': 1}]
+    write_vis_log(tmp_path / 'work' / 'baseline', '20240101_000000',
+                  train + val)
+    # a resumed run: two timestamps, concatenated in order
+    write_vis_log(tmp_path / 'work' / 'stage2', '20240101_000000', train)
+    write_vis_log(tmp_path / 'work' / 'stage2', '20240102_000000',
+                  [dict(loss=0.1, epoch=2, iter=5, step=5)] + val)
+    out = tmp_path / 'curves.png'
+    tool.main(
+        [str(tmp_path / 'work'), '--keys', 'loss', 'mAP', '--out',
+         str(out)])
+    printed = capsys.readouterr().out
+    assert out.stat().st_size > 0
+    assert '4 curves' in printed
+    assert 'stage2: multi-label/mAP (val)' in printed
+    runs = tool.find_runs(str(tmp_path / 'work'))
+    series = tool.load_series(runs['stage2'], ['loss'])
+    assert series['loss (train)'][0] == [1, 2, 3, 4, 5]
+
+    with pytest.raises(ValueError, match='no logged scalar'):
+        tool.main(
+            [str(tmp_path / 'work'), '--keys', 'nothing', '--out',
+             str(out)])
