@@ -10,7 +10,10 @@ import os.path as osp
 from typing import Iterator, Optional
 
 import torch
+from mmengine.fileio.backends import LocalBackend
 from mmengine.runner import CheckpointLoader
+
+from .utils.fileio import atomic_write_bytes, atomic_write_text
 
 
 def load_trusted_local_checkpoint(filename: str,
@@ -66,10 +69,38 @@ def torchscript_onnx_exporter() -> Iterator[None]:
         torch.onnx.export = original
 
 
+# MMEngine's own writers, kept to show what the fix changes (tests).
+MMENGINE_LOCAL_PUT = LocalBackend.put
+MMENGINE_LOCAL_PUT_TEXT = LocalBackend.put_text
+
+
+def _atomic_put(self, obj: bytes, filepath) -> None:
+    atomic_write_bytes(str(filepath), obj)
+
+
+def _atomic_put_text(self, obj: str, filepath, encoding: str = 'utf-8'):
+    atomic_write_text(str(filepath), obj, encoding=encoding)
+
+
+def make_local_writes_atomic() -> None:
+    """Make MMEngine's local file writes atomic.
+
+    MMEngine 0.10.7 writes checkpoints (``LocalBackend.put``) and the
+    ``last_checkpoint`` pointer (``LocalBackend.put_text``) by truncating the
+    file and writing into it. A kill inside that window leaves a truncated
+    ``iter_N.pth`` or an empty ``last_checkpoint``, and ``--resume`` then
+    trusts it and fails. Written to a temporary file and renamed over the
+    destination, a file is either the old one or the new complete one.
+    """
+    LocalBackend.put = _atomic_put
+    LocalBackend.put_text = _atomic_put_text
+
+
 def apply_compat_fixes() -> None:
     """Apply the import-time fixes (idempotent)."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_trusted_local_checkpoint, force=True)
+    make_local_writes_atomic()
 
 
 def setup_cpu_distributed(cfg) -> None:

@@ -67,3 +67,31 @@ def test_onnx_export_defaults_to_torchscript(tmp_path):
     sess = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     y = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
     np.testing.assert_allclose(y, model(x).detach().numpy(), atol=1e-5)
+
+
+class _FailsMidWrite:
+    """Not bytes: ``file.write`` raises after the file was opened."""
+
+
+@pytest.mark.parametrize('method', ['put', 'put_text'])
+def test_interrupted_mmengine_write_keeps_old_file(tmp_path, method):
+    from mmengine.fileio.backends import LocalBackend
+
+    from mmkdwsd import compat
+    path = tmp_path / 'last_checkpoint'
+    backend = LocalBackend()
+
+    # The problem: MMEngine truncates first, so a write that dies leaves an
+    # empty `last_checkpoint` that --resume then trusts.
+    path.write_text('epoch_1.pth')
+    original = getattr(compat, f'MMENGINE_LOCAL_{method.upper()}')
+    with pytest.raises(TypeError):
+        original(backend, _FailsMidWrite(), str(path))
+    assert path.read_text() == ''
+
+    # The fix: the old content survives and no temporary file is left.
+    path.write_text('epoch_1.pth')
+    with pytest.raises((TypeError, AttributeError)):
+        getattr(backend, method)(_FailsMidWrite(), str(path))
+    assert path.read_text() == 'epoch_1.pth'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['last_checkpoint']

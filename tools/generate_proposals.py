@@ -39,7 +39,7 @@ from typing import List
 
 import cv2
 
-from mmkdwsd.datasets.file_utils import (atomic_dump_json, atomic_dump_pickle)
+from mmkdwsd.utils.fileio import (atomic_dump_json, atomic_dump_pickle)
 from mmkdwsd.datasets.proposal_methods import EDGE_MODEL_HELP, METHODS
 from mmkdwsd.datasets.proposals import proposal_key
 

@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .file_utils import atomic_dump_json, atomic_write_bytes
+from mmkdwsd.utils.fileio import atomic_dump_json, atomic_write_bytes
 
 NUM_SOURCE_DIGITS = 1797
 CLASSES = tuple(str(d) for d in range(10))

@@ -221,7 +221,7 @@ class MultiLabelPaperMetric(BaseMetric):
 
     def _dump_per_class_ap(self) -> None:
         """Write per-class AP (NaN as null) to ``out_file`` atomically."""
-        from mmkdwsd.datasets.file_utils import atomic_dump_json
+        from mmkdwsd.utils.fileio import atomic_dump_json
         classes = (self.dataset_meta or {}).get('classes') or [
             str(k) for k in range(len(self.per_class_ap))
         ]

@@ -1,5 +1,5 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-"""Atomic file writes for everything the data tools produce.
+"""Atomic file writes for everything mmkdwsd and its tools produce.
 
 A file is first written next to its destination under a temporary name and
 then moved over it with :func:`os.replace`, which is atomic on POSIX and
@@ -35,6 +35,17 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
         raise
+
+
+def atomic_write_text(path: str, text: str, encoding: str = 'utf-8') -> None:
+    """Write ``text`` to ``path`` atomically.
+
+    Args:
+        path (str): Destination file.
+        text (str): File content.
+        encoding (str): Text encoding. Defaults to 'utf-8'.
+    """
+    atomic_write_bytes(path, text.encode(encoding))
 
 
 def atomic_dump_json(obj: Any, path: str) -> None:
