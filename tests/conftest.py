@@ -26,7 +26,7 @@ def python_exe() -> str:
 @pytest.fixture(scope='session')
 def tiny_multidigits(tmp_path_factory) -> str:
     """A tiny real MultiDigits set (16 train / 8 val scenes) with windows
-    proposals, made by the project's own tools."""
+    proposals at the configs' default paths, made by the project's tools."""
     import subprocess
     root = str(tmp_path_factory.mktemp('multidigits_tiny'))
     subprocess.run([
@@ -36,6 +36,16 @@ def tiny_multidigits(tmp_path_factory) -> str:
     ],
                    cwd=ROOT,
                    check=True)
+    for split in ('train', 'val'):
+        subprocess.run([
+            sys.executable, 'tools/generate_proposals.py', '--ann-file',
+            f'{root}/annotations/instances_{split}.json', '--img-dir',
+            f'{root}/{split}', '--out', f'{root}/proposals/ss_{split}.pkl',
+            '--method', 'windows', '--topk', '40', '--workers', '1',
+            '--no-progress'
+        ],
+                       cwd=ROOT,
+                       check=True)
     return root
 
 

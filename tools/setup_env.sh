@@ -117,6 +117,11 @@ fi
 
 step "mmkdwsd (regular install, so mim finds its tools)"
 pip_install --no-deps --no-build-isolation --force-reinstall "$ROOT"
+# The regular install gives mim its entry points (mmkdwsd/.mim/tools); this
+# .pth puts the checkout first on sys.path, so every tool, test and mim run
+# in this venv imports the checkout's code, never a stale installed copy.
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "import sys; sys.path.insert(0, '$ROOT')" > "$SITE/mmkdwsd-checkout.pth"
 
 step "check"
 "$PY" -W ignore - <<'PY'

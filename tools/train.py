@@ -11,16 +11,9 @@ Example:
 import argparse
 import os
 import os.path as osp
-import sys
 
-# Run from a checkout, import that checkout's mmkdwsd rather than an
-# installed copy (mim runs the copy shipped in mmkdwsd/.mim/tools instead).
-_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if osp.isfile(osp.join(_ROOT, 'mmkdwsd', '__init__.py')):
-    sys.path.insert(0, _ROOT)
-
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 
 def parse_args() -> argparse.Namespace:

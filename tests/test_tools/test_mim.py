@@ -26,8 +26,9 @@ def _installed_as_regular_package() -> bool:
 def test_mim_train_then_test(tmp_path, tiny_multidigits, repo_root):
     assert _installed_as_regular_package(), (
         'mim needs a regular install of mmkdwsd (tools/setup_env.sh)')
-    import mmkdwsd
-    pkg_root = osp.dirname(mmkdwsd.__file__)
+    # mim runs the tools shipped in the installed package
+    pkg_root = str(
+        importlib.metadata.distribution('mmkdwsd').locate_file('mmkdwsd'))
     cfg = osp.join(repo_root, STUDENT_CFG)
     work_dir = str(tmp_path / 'work')
     env = dict(os.environ, PYTHONPATH='')
@@ -39,7 +40,6 @@ def test_mim_train_then_test(tmp_path, tiny_multidigits, repo_root):
         capture_output=True,
         text=True)
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
-    # mim ran the train script shipped inside the installed package
     assert osp.join(pkg_root, '.mim', 'tools', 'train.py') in train.stdout
     ckpt = osp.join(work_dir, 'epoch_1.pth')
     assert osp.isfile(ckpt)
