@@ -1,0 +1,91 @@
+# Benchmark distilled student (issue 8), both terms: supervised BCE +
+# feature level + prediction level, from the benchmark WSDDN teacher at
+# 256 px into the narrow ResNet-18 student at 128 px (one joint stage, sized
+# for one 10-minute H100 call). The pred-only / feat-only / OICR-teacher
+# variants inherit this file. `teacher_ckpt` is set by
+# tools/benchmarks/accuracy.py.
+_base_ = [
+    '../kdwsd/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb16-10e_multidigits-64px.py'  # noqa
+]
+
+data_root = 'data/multidigits_large/'
+teacher_scale = 256
+student_scale = 128
+max_epochs = 30
+
+
+def _branches(teacher_resize):
+    return dict(
+        type='mmdet.MultiBranch',
+        branch_field=['teacher', 'student'],
+        teacher=[
+            dict(
+                type='mmdet.ProposalBroadcaster',
+                transforms=[teacher_resize]),
+            dict(type='PackWSODInputs'),
+        ],
+        student=[
+            dict(
+                type='Resize',
+                scale=(student_scale, student_scale),
+                keep_ratio=False),
+            dict(type='mmpretrain.PackInputs'),
+        ])
+
+
+_resize = dict(
+    type='mmdet.Resize',
+    scale=(teacher_scale, teacher_scale),
+    keep_ratio=False)
+train_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(type='mmdet.LoadProposals', num_max_proposals=500),
+    dict(
+        type='mmdet.ProposalBroadcaster',
+        transforms=[dict(type='mmdet.RandomFlip', prob=0.5)]),
+    _branches(_resize),
+]
+val_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(type='mmdet.LoadProposals', num_max_proposals=500),
+    _branches(_resize),
+]
+test_pipeline = [
+    dict(type='LoadImageSafe'),
+    dict(
+        type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
+    dict(type='mmpretrain.PackInputs'),
+]
+del _branches, _resize
+
+model = dict(
+    teacher_cfg='configs/benchmarks/'
+    'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py')
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    dataset=dict(
+        data_root=data_root,
+        proposal_file='proposals/windows_train.pkl',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    dataset=dict(
+        data_root=data_root,
+        proposal_file='proposals/windows_val.pkl',
+        pipeline=val_pipeline))
+test_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=200),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
+         T_max=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
+]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))

@@ -1,0 +1,139 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Smoke tests of tools/benchmarks/ on the CPU at tiny sizes: each script
+runs end to end and prints its table with finite numbers."""
+import importlib.util
+import math
+import os
+import os.path as osp
+import re
+
+import pytest
+import torch
+
+TOOLS = osp.join('tools', 'benchmarks')
+
+
+@pytest.fixture
+def run_script(repo_root, capsys, monkeypatch):
+    """Run a script's ``main(argv)`` in this process (no interpreter and
+    OpenMMLab start-up per call) and return what it printed; the scripts
+    change the working directory, torch's threads and mmdeploy the default
+    scope, which are restored."""
+    import uuid
+
+    from mmengine.registry import DefaultScope
+    monkeypatch.chdir(os.getcwd())
+    threads = torch.get_num_threads()
+
+    def run(script, *args):
+        path = osp.join(repo_root, TOOLS, script)
+        spec = importlib.util.spec_from_file_location(
+            f'bench_{script[:-3]}', path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        capsys.readouterr()
+        module.main(list(args))
+        return capsys.readouterr().out
+
+    yield run
+    torch.set_num_threads(threads)
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != 'mmkdwsd':
+        DefaultScope.get_instance(
+            f'mmkdwsd-{uuid.uuid4().hex}', scope_name='mmkdwsd')
+
+
+def _table(text, header_start):
+    """Rows (lists of cells) of the markdown table whose header starts
+    with ``header_start``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith('| ' + header_start))
+    header = [c.strip() for c in lines[start].strip('|').split('|')]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append(dict(zip(header, [c.strip() for c in
+                                      line.strip('|').split('|')])))
+    return header, rows
+
+
+def _number(cell):
+    return float(re.match(r'[-+]?[\d,.]+(e[-+]?\d+)?', cell).group()
+                 .replace(',', ''))
+
+
+def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
+    out = run_script('speed.py', '--device', 'cpu', '--tiny', '--out',
+               str(tmp_path), '--data-root', tiny_multidigits, '--workers',
+               '0')
+    header, rows = _table(out, 'section')
+    assert header == ['section', 'measurement', 'setting', 'value', 'unit',
+                      'ratio / note']
+    found = {(r['section'], r['measurement']) for r in rows}
+    for key in [('data', 'train pipeline alone'), ('infer', 'student'),
+                ('infer', 'teacher (WSDDN.predict_regions)'),
+                ('train', 'baseline student step'),
+                ('train', 'teacher step (WSDDN)'),
+                ('train', 'teacher forward (frozen, no grad)'),
+                ('train', 'distillation stage 1 step (feature level)'),
+                ('train', 'distillation stage 2 step (prediction level + '
+                 'labels)'), ('roialign', 'mmcv RoIAlign, forward'),
+                ('roialign', 'torchvision roi_align, forward'),
+                ('flops', 'student inference FLOP rate'),
+                ('data', 'data / fastest training throughput')]:
+        assert key in found, key
+    assert len([r for r in rows if r['measurement'] == 'student']) == 4
+    for row in rows:
+        value = _number(row['value'])
+        assert math.isfinite(value) and value > 0, row
+    assert 'max abs diff to torchvision 0.0e+00' in out
+    assert osp.isfile(tmp_path / 'speed.md')
+    assert 'still running' not in (tmp_path / 'speed.md').read_text()
+
+
+def test_accuracy_tiny(run_script, tmp_path):
+    work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
+    common = ['--tiny', '--data-root', data, '--data-workers', '1']
+    run_script('accuracy.py', *common, '--work-dir', work, '--only',
+               'baseline', 'teacher_wsddn', 'kd_both', '--seed', '0')
+    with pytest.raises(FileNotFoundError, match='no finished teacher_wsddn'):
+        run_script('accuracy.py', *common, '--work-dir',
+                   str(tmp_path / 'empty'), '--only', 'kd_feat')
+    out = run_script('accuracy.py', '--aggregate', '--work-dir', work)
+    header, rows = _table(out, 'model')
+    assert header == ['model', 'seeds', 'mAP', 'CF1', 'OF1', 'CF1 (top-3)',
+                      'OF1 (top-3)', 'CorLoc', 'det mAP@0.5']
+    by_model = {r['model']: r for r in rows}
+    assert set(by_model) == {
+        'student 128 px, no distillation', 'teacher WSDDN 256 px',
+        'student 128 px, KD both (WSDDN)'
+    }
+    for row in rows:
+        for col in ('mAP', 'CF1', 'OF1', 'CF1 (top-3)', 'OF1 (top-3)'):
+            assert math.isfinite(_number(row[col])), row
+    teacher = by_model['teacher WSDDN 256 px']
+    assert math.isfinite(_number(teacher['CorLoc']))
+    assert math.isfinite(_number(teacher['det mAP@0.5']))
+    _, gains = _table(out, 'distilled student')
+    assert [g['distilled student'] for g in gains] == [
+        'student 128 px, KD both (WSDDN)'
+    ]
+    assert math.isfinite(_number(gains[0]['error reduction (target >= '
+                                          '13%)']))
+
+
+def test_onnx_latency_tiny(run_script, tmp_path):
+    pytest.importorskip('mmdeploy')
+    pytest.importorskip('onnxruntime')
+    out = run_script('onnx_latency.py', '--tiny', '--batch-sizes', '1',
+               '2', '--out', str(tmp_path))
+    header, rows = _table(out, 'batch')
+    assert header == ['batch', 'input', 'PyTorch ms', 'ONNX Runtime ms',
+                      'PyTorch / ONNX Runtime', 'max abs diff']
+    assert [r['batch'] for r in rows] == ['1', '2']
+    for row in rows:
+        for col in header[2:]:
+            assert math.isfinite(_number(row[col])), row
+        assert _number(row['max abs diff']) < 1e-4

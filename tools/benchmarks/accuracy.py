@@ -1,0 +1,357 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Accuracy benchmark of issue 8 on the large MultiDigits preset.
+
+One invocation trains the selected experiments (``--only``) for the
+selected seeds, each an MMEngine Runner over a config of
+``configs/benchmarks/`` sized for one 10-minute H100 call; ``--aggregate``
+reads the finished runs and prints one table (mean +- std over seeds):
+mAP, CF1, OF1 (all and top-3) of the students, CorLoc / detection mAP@0.5 of
+the teachers, each distilled student's error reduction (100 - mAP) against
+the baseline and the share of the resolution gap it recovers
+((mAP_kd - mAP_base) / (mAP_ref - mAP_base), where ``reference`` is the same
+student at the teacher's resolution).
+
+Experiments: ``baseline``, ``reference``, ``teacher_wsddn``,
+``teacher_oicr``, ``kd_pred``, ``kd_feat``, ``kd_both`` (WSDDN teacher) and
+``kd_both_oicr``. A distilled student needs its teacher of the same seed,
+finished in the same ``--work-dir`` (or ``--teacher-ckpt``).
+
+The data (``tools/generate_multidigits.py --preset large``) and its
+proposals (``tools/generate_proposals.py``, sliding windows by default: the
+GPU machine's OpenCV has no ``ximgproc`` for Selective Search) are made on
+first use and reused. A finished run (``done.json``) is never retrained.
+
+Examples::
+
+    python tools/benchmarks/accuracy.py --only teacher_wsddn --seed 0 --amp
+    python tools/benchmarks/accuracy.py --only baseline reference --seed 0
+    python tools/benchmarks/accuracy.py --only kd_both --seed 0 --amp
+    python tools/benchmarks/accuracy.py --aggregate
+    # CPU smoke test: tiny generated set, 1 epoch each
+    python tools/benchmarks/accuracy.py --tiny --only baseline --seed 0 \
+        --work-dir /tmp/acc --data-root /tmp/md
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, _ROOT)  # the checkout's mmkdwsd, not a stale install
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from bench_utils import (device_name, env_line, git_commit,  # noqa: E402
+                         markdown_table, write_report)
+
+_B = 'configs/benchmarks/'
+_KD = 'resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'
+#: name -> (config, kind, teacher experiment)
+EXPERIMENTS = dict(
+    baseline=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
+              'student', None),
+    reference=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-256px.py',
+               'student', None),
+    teacher_wsddn=(_B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
+                   'teacher', None),
+    teacher_oicr=(_B + 'oicr_resnet18-tiny_1xb16-20e_multidigits-large.py',
+                  'teacher', None),
+    kd_pred=(_B + 'kdwsd-pred_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
+    kd_feat=(_B + 'kdwsd-feat_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
+    kd_both=(_B + 'kdwsd_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
+    kd_both_oicr=(_B + 'kdwsd_oicr-' + _KD, 'kd', 'teacher_oicr'))
+LABELS = dict(
+    baseline='student 128 px, no distillation',
+    reference='student 256 px (teacher resolution), no distillation',
+    teacher_wsddn='teacher WSDDN 256 px',
+    teacher_oicr='teacher OICR 256 px',
+    kd_pred='student 128 px, KD prediction level (WSDDN)',
+    kd_feat='student 128 px, KD feature level (WSDDN)',
+    kd_both='student 128 px, KD both (WSDDN)',
+    kd_both_oicr='student 128 px, KD both (OICR)')
+COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
+DONE = 'done.json'
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='KD-WSD accuracy benchmark')
+    parser.add_argument('--only', nargs='+', choices=list(EXPERIMENTS),
+                        help='experiments to train (in this order)')
+    parser.add_argument('--seed', type=int, nargs='+', default=[0])
+    parser.add_argument('--aggregate', action='store_true',
+                        help='print the table of the finished runs')
+    parser.add_argument('--work-dir', default='work_dirs/benchmarks/accuracy')
+    parser.add_argument('--data-root', default='data/multidigits_large')
+    parser.add_argument('--preset', default='large')
+    parser.add_argument('--proposal-method', default='windows',
+                        choices=['windows', 'ss', 'edgeboxes'])
+    parser.add_argument('--workers', type=int,
+                        help='dataloader workers (default: the config\'s)')
+    parser.add_argument('--data-workers', type=int, default=os.cpu_count(),
+                        help='processes that generate data and proposals')
+    parser.add_argument('--epochs', type=int, help='override max_epochs')
+    parser.add_argument('--amp', action='store_true',
+                        help='bf16 autocast (AmpOptimWrapper, CUDA only)')
+    parser.add_argument('--teacher-ckpt',
+                        help='teacher checkpoint for kd_* (default: the '
+                        'finished teacher run of the same seed)')
+    parser.add_argument('--tiny', action='store_true',
+                        help='smoke test: tiny small-preset data, 1 epoch, '
+                        'batch 4, no workers')
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------------ data
+def run_tool(cmd) -> None:
+    cmd = [sys.executable] + cmd
+    print('+ ' + ' '.join(cmd), flush=True)
+    env = dict(os.environ, PYTHONPATH=_ROOT + os.pathsep +
+               os.environ.get('PYTHONPATH', ''))
+    subprocess.run(cmd, check=True, cwd=_ROOT, env=env)
+
+
+def prepare_data(args: argparse.Namespace) -> None:
+    """Generate MultiDigits and its proposals where missing."""
+    ann = osp.join(args.data_root, 'annotations', 'instances_{}.json')
+    if not all(osp.isfile(ann.format(s)) for s in ('train', 'val')):
+        extra = ['--num-train', '16', '--num-val', '8'] if args.tiny else []
+        run_tool([
+            'tools/generate_multidigits.py', '--preset', args.preset,
+            '--out-dir', args.data_root, '--workers',
+            str(args.data_workers), '--no-progress'
+        ] + extra)
+    for split in ('train', 'val'):
+        out = proposal_file(args, split, absolute=True)
+        if not osp.isfile(out):
+            run_tool([
+                'tools/generate_proposals.py', '--ann-file',
+                ann.format(split), '--img-dir',
+                osp.join(args.data_root, split), '--out', out, '--method',
+                args.proposal_method, '--topk', '500', '--workers',
+                str(args.data_workers), '--no-progress'
+            ])
+
+
+def proposal_file(args, split: str, absolute: bool = False) -> str:
+    rel = f'proposals/{args.proposal_method}_{split}.pkl'
+    return osp.join(args.data_root, rel) if absolute else rel
+
+
+# ---------------------------------------------------------------- training
+def read_done(work_dir: str):
+    path = osp.join(work_dir, DONE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def build_cfg(args, name: str, seed: int, work_dir: str):
+    from mmengine.config import Config
+    config, kind, teacher = EXPERIMENTS[name]
+    cfg = Config.fromfile(osp.join(_ROOT, config))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if loader is None:
+            continue
+        loader.dataset.data_root = args.data_root + '/'
+        if loader.dataset.get('proposal_file'):
+            split = 'train' if key == 'train_dataloader' else 'val'
+            loader.dataset.proposal_file = proposal_file(args, split)
+        if args.tiny:
+            loader.batch_size = 4
+        workers = 0 if args.tiny else args.workers
+        if workers is not None:
+            loader.num_workers = workers
+            loader.persistent_workers = workers > 0
+    epochs = 1 if args.tiny else args.epochs
+    if epochs:
+        cfg.train_cfg.max_epochs = epochs
+        cfg.train_cfg.val_interval = epochs
+        cfg.default_hooks.checkpoint.interval = epochs
+        for sched in cfg.get('param_scheduler') or []:
+            if sched.get('by_epoch', True):
+                for key in ('end', 'T_max'):
+                    if key in sched:
+                        sched[key] = epochs
+    if args.tiny:
+        cfg.default_hooks.logger.interval = 1
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
+    if kind == 'kd':
+        cfg.model.teacher_ckpt = teacher_checkpoint(args, teacher, seed)
+    return cfg
+
+
+def teacher_checkpoint(args, teacher: str, seed: int) -> str:
+    if args.teacher_ckpt:
+        return osp.abspath(args.teacher_ckpt)
+    done = read_done(osp.join(args.work_dir, teacher, f'seed{seed}'))
+    if done is None or not osp.isfile(done['checkpoint']):
+        raise FileNotFoundError(
+            f'no finished {teacher} run for seed {seed} in {args.work_dir}: '
+            f'run `--only {teacher} --seed {seed}` first, or pass '
+            '--teacher-ckpt')
+    return done['checkpoint']
+
+
+def train_one(args, name: str, seed: int) -> dict:
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    work_dir = osp.join(args.work_dir, name, f'seed{seed}')
+    done = read_done(work_dir)
+    if done is not None:
+        print(f'[{name} seed {seed}] finished earlier', flush=True)
+        return done
+    cfg = build_cfg(args, name, seed, work_dir)
+    cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+
+    class Recorder(Hook):
+        priority = 'LOWEST'
+        metrics = {}
+
+        def after_val_epoch(self, runner, metrics=None):
+            Recorder.metrics = {k: float(v) for k, v in
+                                (metrics or {}).items()}
+
+    start = time.perf_counter()
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(Recorder())
+    runner.train()
+    if not Recorder.metrics:
+        runner.val()
+    epochs = cfg.train_cfg.max_epochs
+    done = dict(
+        experiment=name, seed=seed, config=EXPERIMENTS[name][0],
+        checkpoint=osp.join(work_dir, f'epoch_{epochs}.pth'),
+        metrics=Recorder.metrics, epochs=epochs,
+        seconds=round(time.perf_counter() - start, 1),
+        commit=git_commit(), amp=args.amp, tiny=args.tiny,
+        device=device_name('cuda' if _cuda() else 'cpu'),
+        proposal_method=args.proposal_method,
+        date=time.strftime('%Y-%m-%d'))
+    write_report(json.dumps(done, indent=1), osp.join(work_dir, DONE))
+    print(f'[{name} seed {seed}] {done["seconds"]} s: '
+          f'{pick(done["metrics"], EXPERIMENTS[name][1])}', flush=True)
+    return done
+
+
+# --------------------------------------------------------------- aggregate
+def pick(metrics: dict, kind: str) -> dict:
+    """Metric values by their last name (the student's for kd runs)."""
+    out = {}
+    for key, value in metrics.items():
+        head, _, tail = key.rpartition('/')
+        if kind == 'kd' and head != 'student':
+            continue
+        out[tail] = value
+    return out
+
+
+def _stat(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None, None
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return float(np.mean(values)), std
+
+
+def aggregate(args) -> str:
+    runs = {}
+    for path in sorted(glob.glob(osp.join(args.work_dir, '*', 'seed*',
+                                          DONE))):
+        with open(path) as f:
+            done = json.load(f)
+        runs.setdefault(done['experiment'], []).append(done)
+    stats, rows = {}, []
+    for name in EXPERIMENTS:
+        if name not in runs:
+            continue
+        kind = EXPERIMENTS[name][1]
+        values = [pick(r['metrics'], kind) for r in runs[name]]
+        stats[name] = {c: _stat([v.get(c) for v in values]) for c in COLUMNS}
+        cells = []
+        for c in COLUMNS:
+            mean, std = stats[name][c]
+            show = kind == 'teacher' or c not in ('CorLoc', 'det_mAP')
+            cells.append(f'{mean:.1f} ± {std:.1f}'
+                         if show and mean is not None else '-')
+        seeds = ','.join(str(r['seed']) for r in runs[name])
+        rows.append([LABELS[name], seeds] + cells)
+    header = ['model', 'seeds'] + [c.replace('_top3', ' (top-3)')
+                                   .replace('det_mAP', 'det mAP@0.5')
+                                   for c in COLUMNS]
+    text = '## Accuracy on MultiDigits\n\n' + markdown_table(header, rows)
+    text += '\n\n' + gains_table(stats)
+    commits = sorted({r.get('commit', '?') for rs in runs.values()
+                      for r in rs})
+    dates = sorted({r.get('date', '?') for rs in runs.values() for r in rs})
+    devices = sorted({r.get('device', '?') for rs in runs.values()
+                      for r in rs})
+    text += (f'\n\nRuns from commit(s) {", ".join(commits) or "-"}, '
+             f'date(s) {", ".join(dates) or "-"}, device(s) '
+             f'{", ".join(devices) or "-"}; aggregated by: '
+             f'{env_line(args, "cuda" if _cuda() else "cpu")}\n')
+    write_report(text, osp.join(args.work_dir, 'accuracy.md'))
+    return text
+
+
+def gains_table(stats: dict) -> str:
+    """Error reduction and share of the resolution gap of each KD run."""
+    base = stats.get('baseline', {}).get('mAP', (None, None))
+    ref = stats.get('reference', {}).get('mAP', (None, None))
+    rows = []
+    for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr'):
+        if name not in stats or base[0] is None:
+            continue
+        mean, std = stats[name]['mAP']
+        gain = mean - base[0]
+        err = 100 * gain / (100 - base[0]) if base[0] < 100 else float('nan')
+        gap = (100 * gain / (ref[0] - base[0])
+               if ref[0] is not None and ref[0] != base[0] else float('nan'))
+        noise = 2 * max(std, base[1])
+        rows.append([
+            LABELS[name], f'{gain:+.1f}', f'{err:.1f}%',
+            f'{gap:.0f}%' if math.isfinite(gap) else 'n/a (no reference)',
+            f'{"yes" if gain > noise else "no"} ({gain:.1f} vs {noise:.1f})'
+        ])
+    header = ['distilled student', 'mAP gain', 'error reduction (target '
+              '>= 13%)', 'resolution gap recovered (target >= 90%)',
+              'gain > 2 std']
+    return markdown_table(header, rows)
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root)
+    if args.teacher_ckpt:
+        args.teacher_ckpt = osp.abspath(args.teacher_ckpt)
+    os.chdir(_ROOT)  # configs name files relative to the repository
+    if args.only:
+        from mmkdwsd.utils import register_all_modules
+        register_all_modules(init_default_scope=False)
+        prepare_data(args)
+        for seed in args.seed:
+            for name in args.only:
+                train_one(args, name, seed)
+    if args.aggregate or not args.only:
+        print('\n' + aggregate(args), flush=True)
+
+
+if __name__ == '__main__':
+    main()

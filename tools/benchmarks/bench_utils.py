@@ -1,0 +1,100 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Shared helpers of the benchmark scripts: timing, tables, provenance."""
+import datetime
+import os
+import os.path as osp
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from typing import Callable, List, Sequence
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def git_commit() -> str:
+    """Short commit of the checkout (``+dirty`` with local changes)."""
+    try:
+        commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                                cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain'], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return commit + ('+dirty' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def device_name(device: str) -> str:
+    """A readable name of the device the numbers come from."""
+    import torch
+    if device.startswith('cuda') and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f'CPU {cpu} ({os.cpu_count()} logical cores visible)'
+
+
+def env_line(args=None, device: str = 'cpu', extra: str = '') -> str:
+    """Provenance: command, commit, device, date, library versions."""
+    import torch
+    cmd = ' '.join(shlex.quote(a) for a in [osp.relpath(sys.argv[0], ROOT)] +
+                   sys.argv[1:]) if sys.argv and sys.argv[0] else '?'
+    parts = [
+        f'command: `python {cmd}`', f'commit: {git_commit()}',
+        f'device: {device_name(device)}',
+        'date: ' + datetime.datetime.now().astimezone().isoformat(
+            'T', 'seconds'),
+        f'torch {torch.__version__}'
+    ]
+    if extra:
+        parts.append(extra)
+    return 'Produced by ' + '; '.join(parts) + '.'
+
+
+def markdown_table(header: Sequence[str], rows: List[Sequence]) -> str:
+    lines = ['| ' + ' | '.join(str(h) for h in header) + ' |',
+             '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def write_report(text: str, path: str) -> None:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def synchronize(device: str) -> None:
+    import torch
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def median_time(fn: Callable[[], object], device: str, warmup: int,
+                repeats: int, inner: int = 1) -> float:
+    """Median seconds of one call of ``fn`` (``inner`` calls per timed
+    repeat, after ``warmup`` calls; synchronised on CUDA)."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        synchronize(device)
+        times.append((time.perf_counter() - start) / inner)
+    return float(np.median(times))

@@ -1,0 +1,539 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Speed benchmark of issue 8, every figure side by side in one run.
+
+Sections (each row: measured value, unit, ratio / note):
+
+1. ``infer``: student inference img/s at batch 1 and the large batch, fp32
+   and bf16 (autocast + channels_last), optionally ``torch.compile``; the
+   teacher's inference (``WSDDN.predict_regions``: backbone, RoIAlign,
+   fc6/fc7, two streams; no NMS) in fp32 and bf16 (bf16 convolutions, fp32
+   RoIAlign: the RoI head casts, mmcv has no bf16 kernel); student / teacher.
+2. ``train``: training img/s (forward, backward, SGD step) of the baseline
+   student, the teacher, distillation stage 1 (feature level) and stage 2
+   (prediction level + labels); each stage against (teacher forward +
+   student step) and against the baseline.
+3. ``roialign``: mmcv RoIAlign vs torchvision ``roi_align`` on the teacher's
+   shapes, forward and forward + backward, and their max abs difference.
+4. ``data``: the distillation data pipeline alone (img/s with the
+   configured workers; skipped when the dataset is missing) against the
+   fastest training throughput.
+5. ``flops``: the student's inference FLOP rate (mmengine
+   ``get_model_complexity_info``; it counts a multiply-add as one, so FLOPs
+   = 2 x that) as a fraction of a bf16 matmul rate measured in this run.
+
+Models are built from the project's configs with random weights (speed does
+not depend on their values) and fed synthetic, already normalised inputs
+and random proposals, so only the networks are timed. Timing: warm-up, CUDA
+synchronisation, median of repeats.
+
+Examples::
+
+    # the GPU run (paper setting: VGG16 student 224 px, WSDDN VGG16 672 px,
+    # 500 proposals)
+    python tools/benchmarks/speed.py --device cuda --out work_dirs/bench
+    # smoke test on the CPU
+    python tools/benchmarks/speed.py --device cpu --tiny --out /tmp/bench
+"""
+import argparse
+import copy
+import math
+import os
+import os.path as osp
+import sys
+import time
+from contextlib import nullcontext
+
+_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, _ROOT)  # the checkout's mmkdwsd, not a stale install
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import torch  # noqa: E402
+
+from bench_utils import (env_line, markdown_table, median_time,  # noqa: E402
+                         synchronize, write_report)
+
+#: Sizes of the settings. ``paper``: Liu et al.'s teacher and a VGG16
+#: student; ``multidigits``: the benchmark models of configs/benchmarks/;
+#: ``tiny``: CPU smoke test.
+SETTINGS = dict(
+    paper=dict(
+        student='configs/_base_/models/vgg16_mlc.py',
+        teacher='configs/_base_/models/wsddn_vgg16.py',
+        num_classes=80, student_size=224, teacher_size=672, proposals=500,
+        infer_batches=(1, 256), teacher_batch=16, train_batch=32,
+        teacher_train_batch=8, matmul=8192, channels=512, fc=4096,
+        roi=7, roialign_batch=8,
+        data_config='configs/benchmarks/'
+        'kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
+        'multidigits-large-128px.py'),
+    multidigits=dict(
+        student='configs/_base_/models/resnet18-tiny_mlc.py',
+        teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
+        num_classes=10, student_size=128, teacher_size=256, proposals=500,
+        infer_batches=(1, 256), teacher_batch=64, train_batch=64,
+        teacher_train_batch=16, matmul=8192, channels=64, fc=256, roi=7,
+        roialign_batch=16,
+        data_config='configs/benchmarks/'
+        'kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
+        'multidigits-large-128px.py'),
+    tiny=dict(
+        student='configs/_base_/models/resnet18-tiny_mlc.py',
+        teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
+        num_classes=10, student_size=32, teacher_size=64, proposals=16,
+        infer_batches=(1, 4), teacher_batch=2, train_batch=4,
+        teacher_train_batch=2, matmul=256, channels=64, fc=256, roi=3,
+        roialign_batch=2,
+        data_config='configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py'
+    ))
+HEADER = ['section', 'measurement', 'setting', 'value', 'unit',
+          'ratio / note']
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='KD-WSD speed benchmark')
+    parser.add_argument('--device', default='cuda')
+    parser.add_argument('--setting', default='paper',
+                        choices=['paper', 'multidigits'])
+    parser.add_argument('--tiny', action='store_true',
+                        help='tiny sizes and repeats (CPU smoke test)')
+    parser.add_argument('--out', default='work_dirs/benchmarks/speed')
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--compile', choices=['auto', 'on', 'off'],
+                        default='auto',
+                        help='also time the student under torch.compile '
+                        '(auto: on CUDA only)')
+    parser.add_argument('--data-config',
+                        help='config whose train_dataloader is timed')
+    parser.add_argument('--data-root', help='override its data_root')
+    parser.add_argument('--workers', type=int,
+                        help='override its num_workers')
+    parser.add_argument('--data-batches', type=int, default=50)
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s; 1 with '
+                        '--tiny)')
+    parser.add_argument('--sections', nargs='+',
+                        default=['data', 'infer', 'train', 'roialign',
+                                 'flops'])
+    return parser.parse_args(argv)
+
+
+class Bench:
+    """Holds the settings, the rows and the report file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.device = args.device
+        self.cuda = args.device.startswith('cuda')
+        self.s = dict(SETTINGS['tiny' if args.tiny else args.setting])
+        self.rows = []
+        self.results = {}
+        self.amp_dtype = torch.bfloat16
+
+    # ------------------------------------------------------------ helpers
+    def add(self, section, what, setting, value, unit, note=''):
+        self.rows.append([section, what, setting, value, unit, note])
+        print(f'[{section}] {what} ({setting}): {_fmt(value)} {unit} '
+              f'{note}', flush=True)
+        self.write()
+
+    def write(self, final: bool = False) -> str:
+        rows = [r[:3] + [_fmt(r[3])] + r[4:] for r in self.rows]
+        size = 'tiny' if self.args.tiny else self.args.setting
+        text = (f'## Speed benchmark ({size} setting, {self.device})\n\n'
+                f'{markdown_table(HEADER, rows)}\n\n'
+                f'{env_line(self.args, self.device)}'
+                f'{"" if final else " (incomplete: still running)"}\n')
+        write_report(text, osp.join(self.args.out, 'speed.md'))
+        return text
+
+    def time(self, fn, inner: int = 1) -> float:
+        return median_time(fn, self.device, self.args.warmup,
+                           self.args.repeats, inner)
+
+    def autocast(self, on: bool):
+        if not on:
+            return nullcontext()
+        return torch.autocast(
+            'cuda' if self.cuda else 'cpu', dtype=self.amp_dtype)
+
+    # ------------------------------------------------------------ models
+    def model_cfg(self, key: str) -> dict:
+        from mmengine.config import Config
+        model = copy.deepcopy(Config.fromfile(self.s[key]).model)
+        _drop_pretrained(model)
+        num_classes = self.s['num_classes']
+        if key == 'student':
+            model.head.num_classes = num_classes
+        else:
+            model.roi_head.bbox_head.num_classes = num_classes
+            model.roi_head.bbox_roi_extractor.roi_layer.output_size = \
+                self.s['roi']
+            model.roi_head.bbox_head.roi_feat_size = self.s['roi']
+        return model
+
+    def build(self, cfg: dict) -> torch.nn.Module:
+        from mmkdwsd.registry import MODELS
+        model = MODELS.build(cfg)
+        model.to(self.device)
+        return model
+
+    def student_inputs(self, batch: int, size=None):
+        from mmpretrain.structures import DataSample
+        size = size or self.s['student_size']
+        x = torch.randn(batch, 3, size, size, device=self.device)
+        samples = []
+        for i in range(batch):
+            score = torch.zeros(self.s['num_classes'], device=self.device)
+            score[[i % self.s['num_classes'], 0]] = 1
+            sample = DataSample(metainfo=dict(img_shape=(size, size)))
+            sample.set_gt_label(score.nonzero().flatten())
+            sample.set_gt_score(score)
+            samples.append(sample)
+        return x, samples
+
+    def teacher_inputs(self, batch: int):
+        from mmdet.structures import DetDataSample
+        from mmengine.structures import InstanceData
+        size, num = self.s['teacher_size'], self.s['proposals']
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, 3, size, size, device=self.device)
+        samples = []
+        for i in range(batch):
+            xy = torch.rand(num, 2, generator=gen) * size * 0.8
+            wh = (torch.rand(num, 2, generator=gen) * 0.45 + 0.05) * size
+            boxes = torch.cat([xy, (xy + wh).clamp(max=size - 1)], 1)
+            sample = DetDataSample(
+                metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                              scale_factor=(1., 1.)))
+            sample.proposals = InstanceData(
+                bboxes=boxes.to(self.device),
+                scores=torch.rand(num, generator=gen).to(self.device))
+            sample.gt_label = torch.tensor([i % self.s['num_classes']],
+                                           device=self.device)
+            samples.append(sample)
+        return x, samples
+
+
+def _fmt(value) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or not math.isfinite(value):
+        return 'nan'
+    if abs(value) >= 100:
+        return f'{value:,.0f}'
+    return f'{value:.3g}'
+
+
+def _drop_pretrained(cfg) -> None:
+    """Random initialisation: no checkpoint downloads."""
+    if isinstance(cfg, dict):
+        for key in ('init_cfg', 'fcs_init_cfg'):
+            if key in cfg:
+                cfg[key] = None
+        for value in cfg.values():
+            _drop_pretrained(value)
+    elif isinstance(cfg, list):
+        for value in cfg:
+            _drop_pretrained(value)
+
+
+# ---------------------------------------------------------------- sections
+def bench_data(b: Bench) -> None:
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    args = b.args
+    cfg = Config.fromfile(args.data_config or b.s['data_config'])
+    loader = copy.deepcopy(cfg.train_dataloader)
+    if args.data_root:
+        loader.dataset.data_root = osp.abspath(args.data_root) + '/'
+    if args.workers is not None:
+        loader.num_workers = args.workers
+        loader.persistent_workers = args.workers > 0
+    root = loader.dataset.data_root
+    ann = osp.join(root, loader.dataset.ann_file)
+    setting = (f'{osp.basename(cfg.filename)}, batch {loader.batch_size}, '
+               f'{loader.num_workers} workers')
+    if not osp.isfile(ann):
+        b.add('data', 'train pipeline alone', setting, float('nan'),
+              'img/s', f'skipped: no dataset at {root}')
+        return
+    data = Runner.build_dataloader(loader, seed=0)
+    it = iter(data)
+    next(it)  # worker start-up
+    count, start = 0, time.perf_counter()
+    for i in range(args.data_batches):
+        try:
+            batch = next(it)
+        except StopIteration:
+            it = iter(data)
+            batch = next(it)
+        count += len(batch['data_samples'] if not isinstance(
+            batch['data_samples'], dict) else batch['data_samples']['student'])
+    rate = count / (time.perf_counter() - start)
+    b.results['data'] = rate
+    b.add('data', 'train pipeline alone', setting, rate, 'img/s')
+
+
+def bench_infer(b: Bench) -> None:
+    s = b.s
+    student = b.build(b.model_cfg('student'))
+    student.eval()
+    rates = {}
+    compile_on = b.args.compile == 'on' or (b.args.compile == 'auto'
+                                            and b.cuda and not b.args.tiny)
+    modes = [('fp32', False), ('bf16 autocast, channels_last', True)]
+    for dtype, amp in modes:
+        if amp:
+            student.to(memory_format=torch.channels_last)
+        for batch in s['infer_batches']:
+            x, _ = b.student_inputs(batch)
+            if amp:
+                x = x.contiguous(memory_format=torch.channels_last)
+
+            def fn(x=x, amp=amp):
+                with torch.inference_mode(), b.autocast(amp):
+                    return student(x, mode='tensor')
+
+            rate = batch / b.time(fn)
+            rates[(dtype, batch)] = rate
+            b.add('infer', 'student', f'{s["student_size"]} px, batch '
+                  f'{batch}, {dtype}', rate, 'img/s')
+    big = max(s['infer_batches'])
+    b.results['student_bf16'] = rates[(modes[1][0], big)]
+    if compile_on:
+        compiled = torch.compile(student)
+        x, _ = b.student_inputs(big)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+        def fn_c():
+            with torch.inference_mode(), b.autocast(True):
+                return compiled(x, mode='tensor')
+
+        rate = big / b.time(fn_c)
+        b.add('infer', 'student, torch.compile', f'{s["student_size"]} px, '
+              f'batch {big}, bf16', rate, 'img/s',
+              f'{rate / rates[(modes[1][0], big)]:.2f}x eager bf16')
+    del student
+    teacher = b.build(b.model_cfg('teacher'))
+    teacher.eval()
+    x, samples = b.teacher_inputs(s['teacher_batch'])
+    for dtype, amp in (('fp32', False),
+                       ('bf16 convs, fp32 RoIAlign', True)):
+
+        def fn(amp=amp):
+            with torch.inference_mode(), b.autocast(amp):
+                return teacher.predict_regions(x, samples)
+
+        rate = s['teacher_batch'] / b.time(fn)
+        key = (modes[1][0] if amp else 'fp32', big)
+        b.add('infer', 'teacher (WSDDN.predict_regions)',
+              f'{s["teacher_size"]} px, {s["proposals"]} proposals, batch '
+              f'{s["teacher_batch"]}, {dtype}', rate, 'img/s',
+              f'student batch {big} is {rates[key] / rate:.1f}x faster '
+              '(target >= 8x)')
+
+
+def _step(model, optimizer, loss_fn, amp: bool, bench: Bench):
+    def fn():
+        with bench.autocast(amp):
+            losses = loss_fn()
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return fn
+
+
+def bench_train(b: Bench) -> None:
+    s = b.s
+    amp = b.cuda
+    dtype = 'bf16 autocast' if amp else 'fp32'
+    batch = s['train_batch']
+    sgd = dict(lr=1e-4, momentum=0.9)
+
+    student = b.build(b.model_cfg('student'))
+    student.train()
+    xs, ss = b.student_inputs(batch)
+    opt = torch.optim.SGD(student.parameters(), **sgd)
+    t_student = b.time(_step(student, opt, lambda: student.loss(xs, ss), amp,
+                             b))
+    base_rate = batch / t_student
+    b.add('train', 'baseline student step', f'{s["student_size"]} px, batch '
+          f'{batch}, {dtype}', base_rate, 'img/s')
+    del student, opt
+
+    teacher = b.build(b.model_cfg('teacher'))
+    teacher.train()
+    xt, st = b.teacher_inputs(s['teacher_train_batch'])
+    opt = torch.optim.SGD(
+        [p for p in teacher.parameters() if p.requires_grad], **sgd)
+    t = b.time(_step(teacher, opt, lambda: teacher.loss(xt, st), amp, b))
+    b.add('train', 'teacher step (WSDDN)', f'{s["teacher_size"]} px, '
+          f'{s["proposals"]} proposals, batch {s["teacher_train_batch"]}, '
+          f'{dtype}', s['teacher_train_batch'] / t, 'img/s')
+    del teacher, opt
+
+    xt, st = b.teacher_inputs(batch)
+    xs, ss = b.student_inputs(batch)
+    inputs = dict(teacher=xt, student=xs)
+    samples = dict(teacher=st, student=ss)
+    rates = {}
+    for stage in ('stage1', 'stage2'):
+        kd = b.build(_distiller_cfg(b, stage))
+        kd.train()
+        if stage == 'stage1':  # teacher forward alone, same batch
+            def fwd():
+                with b.autocast(amp):
+                    return kd.get_teacher_outputs(xt, st)
+            t_teacher = b.time(fwd)
+            b.add('train', 'teacher forward (frozen, no grad)',
+                  f'{s["teacher_size"]} px, batch {batch}, {dtype}',
+                  batch / t_teacher, 'img/s')
+        opt = torch.optim.SGD(
+            [p for p in kd.parameters() if p.requires_grad], **sgd)
+        t = b.time(_step(kd, opt, lambda: kd.loss(inputs, samples), amp, b))
+        rates[stage] = batch / t
+        what = dict(stage1='distillation stage 1 step (feature level)',
+                    stage2='distillation stage 2 step (prediction level + '
+                    'labels)')[stage]
+        b.add('train', what, f'batch {batch}, {dtype}', batch / t, 'img/s',
+              f'{t / (t_teacher + t_student):.2f}x (teacher fwd + student '
+              f'step) (target <= 1.15); {t / t_student:.2f}x baseline step '
+              'time')
+        del kd, opt
+    b.results['train_max'] = max([base_rate] + list(rates.values()))
+
+
+def _distiller_cfg(b: Bench, stage: str) -> dict:
+    s = b.s
+    feat = dict(
+        in_channels=s['channels'], out_channels=s['fc'],
+        hidden_channels=(s['fc'], ), roi_size=s['roi'], sampling_ratio=2,
+        regions='all', objectness_weight=True, num_sampled=None,
+        loss=dict(type='RegionFeatureLoss'))
+    pred = dict(cls_temperature=0.5, det_temperature=0.5,
+                student_temperature=5.0, learnable_scale=True,
+                loss=dict(type='MultiLabelKDLoss'))
+    return dict(
+        type='KDWSDDistiller',
+        teacher_cfg=b.model_cfg('teacher'),
+        student=b.model_cfg('student'),
+        num_classes=s['num_classes'],
+        sup_weight=0.0 if stage == 'stage1' else 1.0,
+        feat_distill=feat if stage == 'stage1' else None,
+        pred_distill=None if stage == 'stage1' else pred)
+
+
+def bench_roialign(b: Bench) -> None:
+    from mmcv.ops import RoIAlign
+    from torchvision.ops import roi_align
+    s = b.s
+    n, size = s['roialign_batch'], s['teacher_size'] // 16
+    _, samples = b.teacher_inputs(n)
+    rois = torch.cat([
+        torch.cat([torch.full((len(p.proposals), 1), float(i),
+                              device=b.device), p.proposals.bboxes], 1)
+        for i, p in enumerate(samples)
+    ])
+    feat = torch.randn(n, s['channels'], size, size, device=b.device,
+                       requires_grad=True)
+    mmcv_op = RoIAlign(s['roi'], 1 / 16, sampling_ratio=2, aligned=True)
+
+    def tv_op(f, r):
+        return roi_align(f, r, s['roi'], 1 / 16, 2, aligned=True)
+
+    with torch.no_grad():
+        diff = (mmcv_op(feat, rois) - tv_op(feat, rois)).abs().max().item()
+    setting = (f'{n} images x {s["proposals"]} RoIs, {s["channels"]} x '
+               f'{size} x {size} maps, {s["roi"]}x{s["roi"]}, fp32')
+    for what, backward in (('forward', False), ('forward + backward', True)):
+        times = {}
+        for name, op in (('mmcv', mmcv_op), ('torchvision', tv_op)):
+
+            def fn(op=op):
+                if backward:
+                    op(feat, rois).sum().backward()
+                else:
+                    with torch.no_grad():
+                        op(feat, rois)
+
+            times[name] = b.time(fn) * 1e3
+        b.add('roialign', f'mmcv RoIAlign, {what}', setting, times['mmcv'],
+              'ms', f'max abs diff to torchvision {diff:.1e}')
+        b.add('roialign', f'torchvision roi_align, {what}', setting,
+              times['torchvision'], 'ms',
+              'mmcv / torchvision time '
+              f'{times["mmcv"] / times["torchvision"]:.2f}')
+
+
+def bench_flops(b: Bench) -> None:
+    from mmengine.analysis import get_model_complexity_info
+    s = b.s
+    student = b.build(b.model_cfg('student'))
+    student.eval()
+    size = s['student_size']
+    info = get_model_complexity_info(
+        student, input_shape=(3, size, size), show_table=False,
+        show_arch=False)
+    flops_per_img = 2.0 * info['flops']  # multiply-adds -> FLOPs
+    b.add('flops', 'student inference FLOPs', f'{size} px, per image',
+          flops_per_img / 1e9, 'GFLOP',
+          'mmengine complexity analysis, 2 FLOPs per multiply-add')
+    n = s['matmul']
+    dtype = torch.bfloat16 if b.cuda else torch.float32
+    a = torch.randn(n, n, device=b.device, dtype=dtype)
+    c = torch.randn(n, n, device=b.device, dtype=dtype)
+    t = b.time(lambda: a @ c, inner=10 if b.cuda else 1)
+    rate = 2 * n**3 / t
+    b.add('flops', f'matmul {n}x{n}', str(dtype).replace('torch.', ''),
+          rate / 1e12, 'TFLOP/s', 'measured now')
+    if 'student_bf16' in b.results:
+        achieved = flops_per_img * b.results['student_bf16']
+        b.add('flops', 'student inference FLOP rate',
+              f'batch {max(s["infer_batches"])}, bf16 autocast',
+              achieved / 1e12, 'TFLOP/s',
+              f'{100 * achieved / rate:.1f}% of the matmul rate '
+              '(target >= 50%)')
+
+
+def run(args: argparse.Namespace) -> str:
+    from mmkdwsd.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    if args.tiny:
+        args.warmup, args.repeats = 1, 2
+        args.data_batches = min(args.data_batches, 2)
+        args.threads = args.threads or 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.device.startswith('cuda'):
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+    b = Bench(args)
+    sections = dict(data=bench_data, infer=bench_infer, train=bench_train,
+                    roialign=bench_roialign, flops=bench_flops)
+    for name in ['data', 'infer', 'train', 'roialign', 'flops']:
+        if name in args.sections:
+            sections[name](b)
+            synchronize(args.device)
+    if 'data' in b.results and 'train_max' in b.results:
+        b.add('data', 'data / fastest training throughput', '',
+              b.results['data'] / b.results['train_max'], 'x',
+              'target >= 2')
+    return b.write(final=True)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.out = osp.abspath(args.out)
+    for key in ('data_config', 'data_root'):
+        path = getattr(args, key)
+        if path is not None and osp.exists(path):
+            setattr(args, key, osp.abspath(path))
+    os.chdir(_ROOT)  # configs name files relative to the repository
+    print('\n' + run(args), flush=True)
+
+
+if __name__ == '__main__':
+    main()
