@@ -1,0 +1,199 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from unittest import TestCase
+
+import torch
+from mmengine.config import ConfigDict
+
+from mmkdwsd.models.roi_heads.bbox_heads import mine_pseudo_labels
+from mmkdwsd.registry import MODELS
+from mmkdwsd.utils import register_all_modules
+
+register_all_modules()
+
+
+def _boxes(num, size=64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    xy = torch.rand(num, 2, generator=gen) * size * 0.6
+    wh = torch.rand(num, 2, generator=gen) * size * 0.4 + 4
+    return torch.cat([xy, xy + wh], dim=1)
+
+
+class TestWSDDNBBoxHead(TestCase):
+    DEFAULT_ARGS = dict(
+        type='WSDDNBBoxHead',
+        num_classes=4,
+        in_channels=8,
+        roi_feat_size=7,
+        fc_out_channels=16,
+        dropout=0.0)
+
+    def _forward(self, head, num_rois=(16, 5, 1)):
+        torch.manual_seed(0)
+        x = torch.randn(sum(num_rois), 8, 7, 7)
+        return head(x), list(num_rois)
+
+    def test_forward_and_scores(self):
+        head = MODELS.build({**self.DEFAULT_ARGS, 'num_refine': 2})
+        head.init_weights()
+        (cls_logits, det_logits, refine, feats), num_rois = self._forward(head)
+        self.assertEqual(cls_logits.shape, (22, 4))
+        self.assertEqual(det_logits.shape, (22, 4))
+        self.assertEqual([r.shape for r in refine], [(22, 5)] * 2)
+        self.assertEqual(feats.shape, (22, 16))
+        # Large logits: the sums must still stay at most 1.
+        region_scores, img_scores = head.get_region_scores(
+            cls_logits * 50, det_logits * 50, num_rois)
+        self.assertEqual([s.shape for s in region_scores], [(16, 4), (5, 4),
+                                                            (1, 4)])
+        self.assertEqual(img_scores.shape, (3, 4))
+        for scores in region_scores:
+            self.assertTrue((scores >= 0).all())
+            self.assertTrue((scores.sum(0) <= 1 + 1e-6).all())
+        self.assertTrue(((img_scores > 0) & (img_scores < 1)).all())
+        refined = head.get_refined_scores(refine, num_rois)
+        self.assertEqual([s.shape for s in refined], [(16, 4), (5, 4), (1, 4)])
+        self.assertTrue(((refined[0] > 0) & (refined[0] < 1)).all())
+
+    def test_scores_fp32_under_autocast(self):
+        head = MODELS.build(self.DEFAULT_ARGS)
+        (cls_logits, det_logits, _, _), num_rois = self._forward(head)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            region_scores, img_scores = head.get_region_scores(
+                cls_logits.bfloat16() * 1e3,
+                det_logits.bfloat16() * 1e3, num_rois)
+            losses = head.loss_by_feat(cls_logits.bfloat16(),
+                                       det_logits.bfloat16(), [],
+                                       [_boxes(n) for n in num_rois],
+                                       [torch.tensor([0, 2])] * 3)
+        self.assertEqual(img_scores.dtype, torch.float32)
+        self.assertEqual(region_scores[0].dtype, torch.float32)
+        self.assertTrue(torch.isfinite(img_scores).all())
+        self.assertTrue(((img_scores > 0) & (img_scores < 1)).all())
+        self.assertTrue(torch.isfinite(losses['loss_wsddn']))
+
+    def test_loss(self):
+        head = MODELS.build({**self.DEFAULT_ARGS, 'num_refine': 3})
+        (cls_logits, det_logits, refine, _), num_rois = self._forward(head)
+        bboxes = [_boxes(n, seed=n) for n in num_rois]
+        gt_labels = [torch.tensor([1]), torch.tensor([0, 3]), torch.tensor([])]
+        losses = head.loss_by_feat(cls_logits, det_logits, refine, bboxes,
+                                   gt_labels)
+        self.assertEqual(
+            set(losses),
+            {'loss_wsddn', 'loss_refine1', 'loss_refine2', 'loss_refine3'})
+        for value in losses.values():
+            self.assertTrue(torch.isfinite(value) and value >= 0)
+        # The WSDDN loss is the BCE of the image scores, summed over classes
+        # and averaged over images.
+        _, img_scores = head.get_region_scores(cls_logits, det_logits,
+                                               num_rois)
+        targets = torch.zeros(3, 4)
+        targets[0, 1] = targets[1, 0] = targets[1, 3] = 1
+        expected = torch.nn.functional.binary_cross_entropy(
+            img_scores, targets, reduction='sum') / 3
+        self.assertAlmostEqual(
+            losses['loss_wsddn'].item(), expected.item(), places=5)
+
+    def test_predict_by_feat(self):
+        head = MODELS.build(self.DEFAULT_ARGS)
+        scores = torch.tensor([[0.6, 0.1], [0.5, 0.0], [0.15, 0.3]])
+        bboxes = torch.tensor([[0., 0., 20., 20.], [1., 1., 21., 21.],
+                               [30., 10., 50., 30.]])
+        img_meta = dict(
+            img_shape=(40, 60),
+            ori_shape=(20, 30),
+            scale_factor=(2.0, 2.0),
+            flip=True,
+            flip_direction='horizontal')
+        cfg = ConfigDict(
+            score_thr=0.05,
+            nms=dict(type='nms', iou_threshold=0.5),
+            max_per_img=10)
+        res = head.predict_by_feat([scores], [bboxes], [img_meta], cfg)[0]
+        # Box 1 of class 0 is suppressed by box 0; class 1 of box 1 is below
+        # score_thr.
+        torch.testing.assert_close(res.scores,
+                                   torch.tensor([0.6, 0.3, 0.15, 0.1]))
+        torch.testing.assert_close(res.labels, torch.tensor([0, 1, 0, 1]))
+        # Flip undone in the 60 px wide input, then halved.
+        torch.testing.assert_close(res.bboxes[0],
+                                   torch.tensor([20., 0., 30., 10.]))
+        torch.testing.assert_close(res.bboxes[1],
+                                   torch.tensor([5., 5., 15., 15.]))
+        no_rescale = head.predict_by_feat([scores], [bboxes], [img_meta],
+                                          dict(max_per_img=2), False)[0]
+        torch.testing.assert_close(no_rescale.bboxes[0], bboxes[0])
+        self.assertEqual(len(no_rescale), 2)
+
+
+class TestMinePseudoLabels(TestCase):
+
+    def test_hand_made_case(self):
+        # Regions 0/1 overlap (IoU 0.81), 2/3 overlap (IoU 0.5625), 4 alone.
+        bboxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.],
+                               [20., 20., 40., 40.], [25., 25., 40., 40.],
+                               [60., 60., 70., 70.]])
+        # Three classes; class 1 absent. Seeds: class 0 -> region 1 (0.7),
+        # class 2 -> region 3 (0.6).
+        prev_scores = torch.tensor([[0.2, 0.9, 0.0], [0.7, 0.0, 0.1],
+                                    [0.0, 0.0, 0.3], [0.1, 0.0, 0.6],
+                                    [0.0, 0.1, 0.0]])
+        labels, weights = mine_pseudo_labels(bboxes, prev_scores,
+                                             torch.tensor([2, 0]))
+        torch.testing.assert_close(labels, torch.tensor([0, 0, 2, 2, 3]))
+        # Region 4 is background, weighted by its closest seed (ties at IoU 0
+        # go to the first seed, class 0).
+        torch.testing.assert_close(weights,
+                                   torch.tensor([0.7, 0.7, 0.6, 0.6, 0.7]))
+        # An IoU threshold above 0.5625 turns region 2 into background.
+        labels, _ = mine_pseudo_labels(
+            bboxes, prev_scores, torch.tensor([0, 2]), iou_thr=0.6)
+        torch.testing.assert_close(labels, torch.tensor([0, 0, 3, 2, 3]))
+        # Regions far from every seed can be ignored.
+        _, weights = mine_pseudo_labels(
+            bboxes, prev_scores, torch.tensor([0, 2]), ignore_iou_thr=0.1)
+        self.assertEqual(weights[4].item(), 0.0)
+
+    def test_no_positive_label(self):
+        labels, weights = mine_pseudo_labels(
+            _boxes(4), torch.rand(4, 3), torch.tensor([], dtype=torch.long))
+        torch.testing.assert_close(labels, torch.full((4, ), 3))
+        torch.testing.assert_close(weights, torch.zeros(4))
+
+    def test_no_gradient(self):
+        prev_scores = torch.rand(4, 3, requires_grad=True)
+        _, weights = mine_pseudo_labels(
+            _boxes(4), prev_scores, torch.tensor([1]))
+        self.assertFalse(weights.requires_grad)
+
+
+class TestPretrainedFCs(TestCase):
+
+    def test_vgg_classifier_weights_load(self):
+        """fc6/fc7 load from an mmpretrain VGG checkpoint's classifier."""
+        import os.path as osp
+        import tempfile
+        torch.manual_seed(0)
+        state_dict = {
+            'backbone.classifier.0.weight': torch.randn(16, 8 * 49),
+            'backbone.classifier.0.bias': torch.randn(16),
+            'backbone.classifier.3.weight': torch.randn(16, 16),
+            'backbone.classifier.3.bias': torch.randn(16),
+            'backbone.classifier.6.weight': torch.randn(1000, 16),
+            'backbone.classifier.6.bias': torch.randn(1000),
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            path = osp.join(tmp, 'vgg.pth')
+            torch.save(dict(state_dict=state_dict), path)
+            head = MODELS.build({
+                **TestWSDDNBBoxHead.DEFAULT_ARGS, 'fcs_init_cfg':
+                dict(
+                    type='Pretrained',
+                    checkpoint=path,
+                    prefix='backbone.classifier.')
+            })
+            head.init_weights()
+        torch.testing.assert_close(head.shared_fcs[0].weight,
+                                   state_dict['backbone.classifier.0.weight'])
+        torch.testing.assert_close(head.shared_fcs[3].bias,
+                                   state_dict['backbone.classifier.3.bias'])
