@@ -24,9 +24,6 @@ train_pipeline = [
     dict(type='LoadImageSafe'),
     dict(type='mmdet.LoadProposals', num_max_proposals=num_proposals),
     dict(
-        type='mmdet.ProposalBroadcaster',
-        transforms=[dict(type='mmdet.RandomFlip', prob=0.5)]),
-    dict(
         type='mmdet.MultiBranch',
         branch_field=['teacher', 'student'],
         teacher=[

@@ -9,12 +9,12 @@ num_workers = 2
 # ============================================
 dataset_type = 'CocoMultiLabelDataset'
 
-# `Resize` / `RandomFlip` are mmcv's (the transforms mmpretrain configs use).
+# `Resize` is mmcv's (the transform mmpretrain configs use). No flip: a
+# mirrored digit is not the same digit.
 train_pipeline = [
     dict(type='LoadImageSafe'),
     dict(
         type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.PackInputs'),
 ]
 test_pipeline = [

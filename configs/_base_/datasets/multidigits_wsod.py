@@ -26,7 +26,6 @@ train_pipeline = [
                 scales=[(s, s) for s in teacher_train_scales],
                 resize_type='mmdet.Resize',
                 keep_ratio=False),
-            dict(type='mmdet.RandomFlip', prob=0.5),
         ]),
     dict(type='PackWSODInputs'),
 ]

@@ -1,0 +1,8 @@
+# Student baseline (no distillation): ImageNet-pretrained resnet101 at 224 px,
+# a stronger student.
+_base_ = [
+    '../_base_/models/resnet101_mlc.py', '../_base_/datasets/coco14_mlc.py',
+    '../_base_/schedules/mlc_sgd_20e.py', '../_base_/default_runtime.py'
+]
+
+model = dict(head=dict(num_classes=80))

@@ -1,0 +1,8 @@
+# Student baseline (no distillation): ImageNet-pretrained vgg16 at 224 px,
+# the paper's student (COCO 70.9 mAP without KD).
+_base_ = [
+    '../_base_/models/vgg16_mlc.py', '../_base_/datasets/coco14_mlc.py',
+    '../_base_/schedules/mlc_sgd_20e.py', '../_base_/default_runtime.py'
+]
+
+model = dict(head=dict(num_classes=80))

@@ -1,0 +1,436 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import MMLogger
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.runner import CheckpointLoader
+from torch import Tensor
+
+from mmkdwsd.registry import MODELS
+from ..losses import wsddn_soft_targets
+
+ForwardResults = Union[Dict[str, Tensor], list, Tensor]
+
+
+@MODELS.register_module()
+class KDWSDDistiller(BaseModel):
+    """Distil a frozen weakly-supervised detector into a plain multi-label
+    classifier.
+
+    Implementation of `KD-WSD <https://arxiv.org/abs/1809.05884>`_ (Liu et
+    al., ACM MM 2018). The teacher (e.g. :class:`WSDDN`) is built from its own
+    training config and loaded from its checkpoint, then frozen; the student
+    is an ``mmpretrain.ImageClassifier`` that runs once per step on its own
+    (low-resolution) view. Two distillation terms, each optional:
+
+    - feature level: the student RoI-pools the teacher's proposals, rescaled
+      to the student's input, from its last feature map (mmcv ``RoIAlign``);
+      a projection that exists only for distillation maps them to the
+      teacher's fc7 dimension; squared L2 to the teacher's fc7 region
+      features (``RegionFeatureLoss``);
+    - prediction level: teacher soft targets
+      ``p' = sum_r softmax_K(M^c/t_c) * softmax_R(M^d/t_d)`` against the
+      student's ``sigmoid(a * z)`` with a learnable per-class ``a``
+      initialised to ``1 / t_s`` (``MultiLabelKDLoss``).
+
+    Args:
+        teacher_cfg (str | dict): The teacher's config file (its ``model`` is
+            used), a full config dict with a ``model`` key, or a model dict.
+        student (dict): Config of the student ``mmpretrain.ImageClassifier``.
+        teacher_ckpt (str, optional): Teacher checkpoint, loaded on the CPU
+            (strict). Defaults to None (random teacher, with a warning).
+        sup_weight (float): Weight of the student's supervised BCE; 0 skips
+            it (stage 1 of the official release). Defaults to 1.0.
+        feat_distill (dict, optional): Feature-level settings, see
+            :class:`RegionDistiller` arguments (``in_channels``,
+            ``out_channels``, ``hidden_channels``, ``roi_size``, ``regions``
+            'all' or 'topk', ``topk``, ``objectness_weight``,
+            ``num_sampled``, ``loss``). Defaults to None (off).
+        pred_distill (dict, optional): Prediction-level settings:
+            ``cls_temperature``, ``det_temperature``, ``student_temperature``,
+            ``learnable_scale``, ``loss``. Defaults to None (off).
+        num_classes (int, optional): The dataset's class count, checked
+            against both models. Defaults to None.
+        eval_teacher (bool): Whether ``predict`` also reports the teacher's
+            image scores (``teacher_pred_score``). Defaults to True.
+        data_preprocessor (dict, optional): A :class:`KDDataPreprocessor`
+            config; a branch left out (or None) takes the teacher's /
+            student's own ``data_preprocessor``. Defaults to None.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+
+    .. code:: text
+
+        loss(): get_teacher_outputs() -> teacher.predict_regions()
+                extract_student()      -> backbone -> neck -> head (once)
+                loss_by_gt_labels()    -> student.loss_cls
+                loss_feat()            -> region_distiller()
+                                       -> distill.loss_feat
+                loss_pred()            -> get_soft_targets()
+                                       -> distill.loss_pred
+        predict(): student.predict() (+ teacher img_scores)
+    """
+
+    def __init__(self,
+                 teacher_cfg: Union[str, ConfigType],
+                 student: ConfigType,
+                 teacher_ckpt: Optional[str] = None,
+                 sup_weight: float = 1.0,
+                 feat_distill: OptConfigType = None,
+                 pred_distill: OptConfigType = None,
+                 num_classes: Optional[int] = None,
+                 eval_teacher: bool = True,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        teacher_model = self._teacher_model_cfg(teacher_cfg)
+        super().__init__(
+            data_preprocessor=self._kd_preprocessor_cfg(
+                data_preprocessor, teacher_model, student),
+            init_cfg=init_cfg)
+        self.teacher_cfg = teacher_cfg
+        self.teacher = MODELS.build(teacher_model)
+        self.student = MODELS.build(student)
+        self.num_classes = self._check_num_classes(num_classes)
+        if teacher_ckpt is not None:
+            self.load_teacher_checkpoint(teacher_ckpt)
+        else:
+            MMLogger.get_current_instance().warning(
+                'KDWSDDistiller: no teacher_ckpt given, the teacher keeps its '
+                'initial weights (only sensible in tests)')
+        self.teacher._is_init = True
+        self.freeze(self.teacher)
+        self.sup_weight = sup_weight
+        self.eval_teacher = eval_teacher
+        self.feat_cfg = feat_distill
+        self.pred_cfg = pred_distill
+        if feat_distill is not None:
+            self.region_distiller = MODELS.build(
+                dict(type='RegionDistiller', **feat_distill))
+        if pred_distill is not None:
+            scale = 1. / pred_distill.get('student_temperature', 5.)
+            self.kd_logit_scale = nn.Parameter(
+                torch.full((self.num_classes, ), scale),
+                requires_grad=pred_distill.get('learnable_scale', True))
+            self.loss_pred_module = MODELS.build(
+                pred_distill.get('loss', dict(type='MultiLabelKDLoss')))
+
+    # ---------------------------------------------------------------- setup
+    @staticmethod
+    def _teacher_model_cfg(teacher_cfg: Union[str, dict]) -> dict:
+        """The teacher's model dict from its config file or dict."""
+        if isinstance(teacher_cfg, str):
+            if not osp.isfile(teacher_cfg):
+                raise FileNotFoundError(
+                    f'KDWSDDistiller: teacher config "{teacher_cfg}" does '
+                    'not exist (paths are relative to the working directory)')
+            teacher_cfg = Config.fromfile(teacher_cfg)
+        if 'model' in teacher_cfg:
+            teacher_cfg = teacher_cfg['model']
+        return ConfigDict(teacher_cfg)
+
+    @staticmethod
+    def _kd_preprocessor_cfg(cfg: OptConfigType, teacher: dict,
+                             student: dict) -> dict:
+        """A ``KDDataPreprocessor`` config whose missing branches are the
+        teacher's and the student's own preprocessors, so each model sees
+        its inputs normalised exactly as in its own training."""
+        cfg = dict(type='KDDataPreprocessor') if cfg is None else dict(cfg)
+        for branch, model in (('teacher', teacher), ('student', student)):
+            if cfg.get(branch) is None:
+                cfg[branch] = model.get('data_preprocessor')
+            if cfg[branch] is None:
+                raise ValueError(
+                    f'KDWSDDistiller: no preprocessor for the {branch} view: '
+                    f'set data_preprocessor.{branch} or the {branch} '
+                    "model's data_preprocessor")
+        return cfg
+
+    @staticmethod
+    def _model_num_classes(model: nn.Module) -> Optional[int]:
+        """The first ``num_classes`` attribute found in ``model``."""
+        for module in model.modules():
+            value = getattr(module, 'num_classes', None)
+            if isinstance(value, int):
+                return value
+        return None
+
+    def _check_num_classes(self, num_classes: Optional[int]) -> int:
+        """Refuse teacher, student and dataset class counts that differ."""
+        counts = dict(
+            teacher=self._model_num_classes(self.teacher),
+            student=self._model_num_classes(self.student),
+            dataset=num_classes)
+        known = {k: v for k, v in counts.items() if v is not None}
+        if 'student' not in known:
+            raise ValueError('KDWSDDistiller: cannot read the student\'s '
+                             'num_classes (its head needs one)')
+        if len(set(known.values())) > 1:
+            raise ValueError(
+                'KDWSDDistiller: class counts differ: ' +
+                ', '.join(f'{k} {v}' for k, v in known.items()) +
+                '. Teacher, student and dataset must use the same classes '
+                '(set num_classes in the student config, and use the teacher '
+                'trained on this dataset).')
+        return known['student']
+
+    def check_dataset_classes(self, classes: Sequence[str]) -> None:
+        """Check a dataset's class list against the models (before training).
+
+        Args:
+            classes (Sequence[str]): ``dataset.metainfo['classes']``.
+        """
+        self._check_num_classes(len(classes))
+
+    def load_teacher_checkpoint(self, filename: str) -> None:
+        """Load the teacher's weights (CPU, strict), listing key mismatches.
+
+        Args:
+            filename (str): A checkpoint written by the teacher's training.
+        """
+        logger = MMLogger.get_current_instance()
+        logger.info(f'KDWSDDistiller: loading the teacher checkpoint '
+                    f'"{filename}" on the CPU')
+        ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        state = {
+            k[7:] if k.startswith('module.') else k: v
+            for k, v in state.items()
+        }
+        own = self.teacher.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        mismatched = sorted(
+            f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+            f'{tuple(own[k].shape)}' for k in set(own) & set(state)
+            if state[k].shape != own[k].shape)
+        if missing or unexpected or mismatched:
+            source = f'"{self.teacher_cfg}"' if isinstance(
+                self.teacher_cfg, str) else 'the teacher config dict'
+            raise RuntimeError(
+                f'KDWSDDistiller: teacher checkpoint "{filename}" does not '
+                f'fit the teacher built from {source}:\n'
+                f'  missing keys ({len(missing)}): {missing}\n'
+                f'  unexpected keys ({len(unexpected)}): {unexpected}\n'
+                f'  shape mismatches ({len(mismatched)}): {mismatched}')
+        self.teacher.load_state_dict(state, strict=True)
+
+    @staticmethod
+    def freeze(model: nn.Module) -> None:
+        """Put ``model`` in eval mode and stop its gradients."""
+        model.eval()
+        for param in model.parameters():
+            param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'KDWSDDistiller':
+        """Set train mode; the teacher (and its BN/dropout) stays in eval."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    # -------------------------------------------------------------- forward
+    def forward(self,
+                inputs: Union[Dict[str, Tensor], Tensor],
+                data_samples: Optional[Union[dict, list]] = None,
+                mode: str = 'tensor') -> ForwardResults:
+        """The unified entry of ``loss`` / ``predict`` / ``tensor`` modes."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    @staticmethod
+    def _branch(inputs, data_samples, branch: str):
+        """The inputs and samples of one branch (plain tensors: student)."""
+        if isinstance(inputs, dict):
+            samples = data_samples.get(branch) if data_samples else None
+            return inputs.get(branch), samples
+        return (inputs, data_samples) if branch == 'student' else (None, None)
+
+    def _forward(self, inputs, data_samples=None) -> Tensor:
+        """Student logits (N, K) of the student view."""
+        student_inputs, _ = self._branch(inputs, data_samples, 'student')
+        return self.extract_student(student_inputs)[1]
+
+    def extract_student(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
+        """Run the student once.
+
+        Args:
+            inputs (Tensor): Student view, shape (N, 3, h, w).
+
+        Returns:
+            tuple[Tensor, Tensor]: The last backbone feature map
+            (N, C, h / s, w / s) and the logits (N, K).
+        """
+        feats = self.student.backbone(inputs)
+        if isinstance(feats, Tensor):
+            feats = (feats, )
+        neck_feats = self.student.neck(feats) if self.student.with_neck \
+            else feats
+        return feats[-1], self.student.head(neck_feats)
+
+    @torch.no_grad()
+    def get_teacher_outputs(self, inputs: Tensor, data_samples: list) -> dict:
+        """The frozen teacher's region outputs on the teacher view.
+
+        Args:
+            inputs (Tensor): Teacher view, shape (N, 3, H, W).
+            data_samples (list[DetDataSample]): With ``proposals``.
+
+        Returns:
+            dict: ``WSDDN.predict_regions`` outputs: ``img_scores`` (N, K);
+            lists of ``cls_logits`` / ``det_logits`` / ``region_scores``
+            (R_i, K), ``region_feats`` (R_i, D), ``proposals`` (R_i, 4),
+            ``proposal_scores`` (R_i,).
+        """
+        if not hasattr(self.teacher, 'predict_regions'):
+            raise TypeError(f'KDWSDDistiller: the teacher '
+                            f'{type(self.teacher).__name__} has no '
+                            'predict_regions(inputs, data_samples) method')
+        self.teacher.eval()
+        return self.teacher.predict_regions(inputs, data_samples)
+
+    # ----------------------------------------------------------------- loss
+    def loss(self, inputs: Dict[str, Tensor],
+             data_samples: Dict[str, list]) -> Dict[str, Tensor]:
+        """Supervised and distillation losses of one two-view batch.
+
+        Args:
+            inputs (dict): ``teacher`` (N, 3, H, W) and ``student``
+                (N, 3, h, w) views.
+            data_samples (dict): ``teacher`` DetDataSamples (proposals) and
+                ``student`` DataSamples (``gt_label``).
+
+        Returns:
+            dict[str, Tensor]: ``student.loss_cls``, ``distill.loss_feat``,
+            ``distill.loss_pred`` (those enabled).
+        """
+        student_samples = data_samples['student']
+        teacher_out = self.get_teacher_outputs(inputs['teacher'],
+                                               data_samples['teacher'])
+        feat_map, logits = self.extract_student(inputs['student'])
+        losses = dict()
+        if self.sup_weight > 0:
+            losses.update(self.loss_by_gt_labels(logits, student_samples))
+        if self.feat_cfg is not None:
+            losses.update(
+                self.loss_feat(feat_map, inputs['student'], teacher_out,
+                               data_samples['teacher'], student_samples))
+        if self.pred_cfg is not None:
+            losses.update(self.loss_pred(logits, teacher_out))
+        return losses
+
+    def loss_by_gt_labels(self, logits: Tensor,
+                          data_samples: list) -> Dict[str, Tensor]:
+        """The student's supervised loss (its own head's BCE).
+
+        Args:
+            logits (Tensor): Student logits, shape (N, K).
+            data_samples (list[DataSample]): With ``gt_label``.
+
+        Returns:
+            dict[str, Tensor]: ``student.loss_cls``.
+        """
+        losses = self.student.head._get_loss(logits, data_samples)
+        return {
+            'student.' + ('loss_cls' if k == 'loss' else k):
+            v * self.sup_weight if 'loss' in k else v
+            for k, v in losses.items()
+        }
+
+    def loss_feat(self, feat_map: Tensor, student_inputs: Tensor,
+                  teacher_out: dict, teacher_samples: list,
+                  student_samples: list) -> Dict[str, Tensor]:
+        """Feature-level distillation on the teacher's regions.
+
+        Args:
+            feat_map (Tensor): Student feature map, shape (N, C, h', w').
+            student_inputs (Tensor): Student view, shape (N, 3, h, w).
+            teacher_out (dict): :meth:`get_teacher_outputs` results.
+            teacher_samples (list[DetDataSample]): Teacher view samples.
+            student_samples (list[DataSample]): Student view samples.
+
+        Returns:
+            dict[str, Tensor]: ``distill.loss_feat``.
+        """
+        scales = [
+            self._teacher_to_student_scale(t, s, student_inputs)
+            for t, s in zip(teacher_samples, student_samples)
+        ]
+        labels = [
+            s.gt_label if 'gt_label' in s else None for s in student_samples
+        ]
+        loss = self.region_distiller(feat_map, student_inputs, teacher_out,
+                                     scales, labels)
+        return {'distill.loss_feat': loss}
+
+    @staticmethod
+    def _teacher_to_student_scale(
+            teacher_sample, student_sample,
+            student_inputs: Tensor) -> Tuple[float, float]:
+        """(x, y) ratio from teacher-input to student-input coordinates."""
+        t_h, t_w = teacher_sample.metainfo['img_shape'][:2]
+        s_h, s_w = student_sample.metainfo.get('img_shape',
+                                               student_inputs.shape[-2:])[:2]
+        return s_w / t_w, s_h / t_h
+
+    def loss_pred(self, logits: Tensor,
+                  teacher_out: dict) -> Dict[str, Tensor]:
+        """Prediction-level distillation against the teacher's soft targets.
+
+        Args:
+            logits (Tensor): Student logits ``z``, shape (N, K).
+            teacher_out (dict): :meth:`get_teacher_outputs` results.
+
+        Returns:
+            dict[str, Tensor]: ``distill.loss_pred``. The mean of ``a`` is
+            logged as ``distill.kd_scale`` through the message hub (not a
+            loss term).
+        """
+        targets = self.get_soft_targets(teacher_out)
+        loss = self.loss_pred_module(logits * self.kd_logit_scale, targets)
+        MessageHub.get_current_instance().update_scalar(
+            'train/distill.kd_scale',
+            float(self.kd_logit_scale.detach().mean()))
+        return {'distill.loss_pred': loss}
+
+    def get_soft_targets(self, teacher_out: dict) -> Tensor:
+        """Teacher soft targets ``p'`` (N, K) in [0, 1]."""
+        return wsddn_soft_targets(teacher_out['cls_logits'],
+                                  teacher_out['det_logits'],
+                                  self.pred_cfg.get('cls_temperature', 0.5),
+                                  self.pred_cfg.get('det_temperature', 0.5))
+
+    # -------------------------------------------------------------- predict
+    def predict(self,
+                inputs: Union[Dict[str, Tensor], Tensor],
+                data_samples: Optional[Union[dict, list]] = None) -> List:
+        """The student's predictions, plus the teacher's image scores.
+
+        Args:
+            inputs (dict | Tensor): Two views, or the student view alone.
+            data_samples (dict | list, optional): Samples per branch.
+
+        Returns:
+            list[DataSample]: Student samples with ``pred_score`` (K,) and,
+            when the teacher view is given and ``eval_teacher`` is on,
+            ``teacher_pred_score`` (K,).
+        """
+        student_inputs, student_samples = self._branch(inputs, data_samples,
+                                                       'student')
+        results = self.student.predict(student_inputs, student_samples)
+        teacher_inputs, teacher_samples = self._branch(inputs, data_samples,
+                                                       'teacher')
+        if self.eval_teacher and teacher_inputs is not None:
+            scores = self.get_teacher_outputs(teacher_inputs,
+                                              teacher_samples)['img_scores']
+            for result, score in zip(results, scores):
+                result.set_field(score, 'teacher_pred_score')
+        return results

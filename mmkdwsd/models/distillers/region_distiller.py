@@ -1,0 +1,197 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.ops import roi_align
+from mmdet.structures.bbox import bbox2roi
+from mmdet.utils import ConfigType, OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmkdwsd.registry import MODELS
+
+
+@MODELS.register_module()
+class RegionDistiller(BaseModule):
+    """Feature-level distillation on the teacher's regions.
+
+    Part of `KD-WSD <https://arxiv.org/abs/1809.05884>`_, owned by
+    :class:`KDWSDDistiller` and trained with it, never exported: the student
+    RoI-pools the teacher's proposals (rescaled to the student's input) from
+    its last feature map with mmcv ``RoIAlign``, a projection (flatten + MLP)
+    maps each pooled region to the teacher's fc7 dimension, and
+    ``RegionFeatureLoss`` matches them to the teacher's fc7 features.
+
+    Region selection:
+
+    - ``'all'`` (official release): every region, weighted by the
+      proposal's objectness if ``objectness_weight`` (weights normalised to
+      mean 1 per image, so constant objectness is the official
+      ``1 / (2 N R)`` average);
+    - ``'topk'`` (paper figure): per image, the teacher's ``topk``
+      highest-scoring regions of each present class (the image's labels, or
+      the teacher's top class when there are none), weight 1.
+
+    ``num_sampled`` draws that many of the selected regions per image at
+    random each step, which bounds the cost (an unbiased estimate of the
+    average).
+
+    Args:
+        in_channels (int): Channels of the student's last feature map.
+        out_channels (int): The teacher's fc7 dimension ``D``.
+        hidden_channels (Sequence[int]): Hidden sizes of the MLP.
+            Defaults to (512, ).
+        roi_size (int): RoIAlign output size. Defaults to 4.
+        sampling_ratio (int): RoIAlign sampling ratio. Defaults to 2.
+        regions (str): ``'all'`` or ``'topk'``. Defaults to 'all'.
+        topk (int): Regions per class in ``'topk'`` mode. Defaults to 4.
+        objectness_weight (bool): Weight regions by objectness in ``'all'``
+            mode. Defaults to True.
+        num_sampled (int, optional): Regions drawn per image per step.
+            Defaults to None (all selected).
+        out_act (bool): ReLU after the last layer (fc7 is post-ReLU).
+            Defaults to False.
+        loss (dict): Loss config. Defaults to ``RegionFeatureLoss``.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+
+    .. code:: text
+
+        forward(): select_regions() -> pool() -> projector -> loss
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 hidden_channels: Sequence[int] = (512, ),
+                 roi_size: int = 4,
+                 sampling_ratio: int = 2,
+                 regions: str = 'all',
+                 topk: int = 4,
+                 objectness_weight: bool = True,
+                 num_sampled: Optional[int] = None,
+                 out_act: bool = False,
+                 loss: ConfigType = dict(type='RegionFeatureLoss'),
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if regions not in ('all', 'topk'):
+            raise ValueError(f"RegionDistiller: regions must be 'all' or "
+                             f"'topk', got {regions!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.roi_size = roi_size
+        self.sampling_ratio = sampling_ratio
+        self.regions = regions
+        self.topk = topk
+        self.objectness_weight = objectness_weight
+        self.num_sampled = num_sampled
+        layers: List[nn.Module] = [nn.Flatten()]
+        channels = in_channels * roi_size * roi_size
+        for hidden in hidden_channels:
+            layers += [nn.Linear(channels, hidden), nn.ReLU(inplace=True)]
+            channels = hidden
+        layers.append(nn.Linear(channels, out_channels))
+        if out_act:
+            layers.append(nn.ReLU(inplace=True))
+        self.projector = nn.Sequential(*layers)
+        self.loss_feat = MODELS.build(loss)
+
+    def select_regions(
+            self, teacher_out: dict,
+            labels: Sequence[Optional[Tensor]]) -> List[Tuple[Tensor, Tensor]]:
+        """Indices and weights of the distilled regions, per image.
+
+        Args:
+            teacher_out (dict): Teacher outputs (``proposal_scores`` (R_i,),
+                ``region_scores`` (R_i, K), ``img_scores`` (N, K)).
+            labels (list[Tensor | None]): Image labels (num_pos,) per image.
+
+        Returns:
+            list[tuple[Tensor, Tensor]]: Per image, indices (M_i,) into its
+            regions and weights (M_i,) with mean 1.
+        """
+        selected = []
+        for i, objectness in enumerate(teacher_out['proposal_scores']):
+            num_regions = objectness.size(0)
+            if self.regions == 'all':
+                index = torch.arange(num_regions, device=objectness.device)
+            else:
+                region_scores = teacher_out['region_scores'][i]
+                classes = labels[i]
+                if classes is None or classes.numel() == 0:
+                    classes = teacher_out['img_scores'][i].argmax()[None]
+                k = min(self.topk, num_regions)
+                index = region_scores[:, classes.long()].topk(
+                    k, dim=0).indices.flatten().unique()
+            if self.num_sampled is not None and \
+                    index.numel() > self.num_sampled:
+                keep = torch.randperm(
+                    index.numel(), device=index.device)[:self.num_sampled]
+                index = index[keep]
+            weight = torch.ones_like(index, dtype=torch.float)
+            if self.regions == 'all' and self.objectness_weight:
+                weight = objectness[index].float().clamp(min=0)
+                weight = weight / weight.mean() if weight.sum() > 0 \
+                    else torch.ones_like(weight)
+            selected.append((index, weight))
+        return selected
+
+    def pool(self, feat_map: Tensor, student_inputs: Tensor,
+             boxes: List[Tensor]) -> Tensor:
+        """RoIAlign the student's feature map on student-input boxes.
+
+        Args:
+            feat_map (Tensor): Shape (N, C, h', w').
+            student_inputs (Tensor): Shape (N, 3, h, w), for the stride.
+            boxes (list[Tensor]): Per image (M_i, 4), student-input pixels.
+
+        Returns:
+            Tensor: Pooled regions, shape (sum M_i, C, roi_size, roi_size).
+        """
+        rois = bbox2roi(boxes).to(feat_map.dtype)
+        spatial_scale = feat_map.size(-1) / student_inputs.size(-1)
+        # mmcv's RoIAlign has no bfloat16 kernel: pool in float32.
+        return roi_align(feat_map.float(), rois.float(), self.roi_size,
+                         spatial_scale, self.sampling_ratio, 'avg', True)
+
+    def forward(self, feat_map: Tensor, student_inputs: Tensor,
+                teacher_out: dict, scales: Sequence[Tuple[float, float]],
+                labels: Sequence[Optional[Tensor]]) -> Tensor:
+        """Compute the feature-level loss.
+
+        Args:
+            feat_map (Tensor): Student's last feature map (N, C, h', w').
+            student_inputs (Tensor): Student view (N, 3, h, w).
+            teacher_out (dict): Teacher outputs with ``proposals`` (R_i, 4)
+                in teacher-input pixels and ``region_feats`` (R_i, D).
+            scales (list[tuple[float, float]]): (x, y) teacher-to-student
+                coordinate ratios per image.
+            labels (list[Tensor | None]): Image labels per image.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        if feat_map.size(1) != self.in_channels:
+            raise ValueError(f'RegionDistiller: in_channels is '
+                             f'{self.in_channels} but the student feature '
+                             f'map has {feat_map.size(1)} channels')
+        selected = self.select_regions(teacher_out, labels)
+        boxes, targets, weights = [], [], []
+        for (index, weight), proposals, feats, (sx, sy) in zip(
+                selected, teacher_out['proposals'],
+                teacher_out['region_feats'], scales):
+            boxes.append(proposals[index] *
+                         proposals.new_tensor([sx, sy, sx, sy]))
+            targets.append(feats[index])
+            weights.append(weight)
+        target = torch.cat(targets)
+        if target.size(1) != self.out_channels:
+            raise ValueError(f'RegionDistiller: out_channels is '
+                             f'{self.out_channels} but the teacher region '
+                             f'features have {target.size(1)} dims')
+        pred = self.projector(self.pool(feat_map, student_inputs, boxes))
+        return self.loss_feat(
+            pred,
+            target.to(pred.dtype),
+            torch.cat(weights).to(pred.dtype),
+            avg_factor=max(target.size(0), 1))

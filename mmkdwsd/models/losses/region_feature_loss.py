@@ -1,0 +1,68 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mmkdwsd.registry import MODELS
+
+
+@MODELS.register_module()
+class RegionFeatureLoss(nn.Module):
+    """Feature-level distillation loss on region features.
+
+    Implementation of the feature-level term of `KD-WSD
+    <https://arxiv.org/abs/1809.05884>`_: the student's region features are
+    matched to the teacher's fc7 region features with a squared L2 distance,
+    normalised as in the official release,
+
+    .. math::
+
+        L_f = \\frac{1}{2 N R} \\sum_i \\sum_r w_{ir}
+              \\lVert f^T_{ir} - f^S_{ir} \\rVert_2^2 .
+
+    With all weights 1 and ``avg_factor=None`` this is ``1 / (2 * M)`` times
+    the summed squared distance over the ``M = N * R`` regions. Weighted
+    variants (regions weighted by objectness, or a top-k subset) pass weights
+    that sum to ``R_i`` per image, or per-image normalised weights with
+    ``avg_factor=N``.
+
+    Args:
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+    """
+
+    def __init__(self, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): Student region features, shape (M, D).
+            target (Tensor): Teacher region features, shape (M, D). No
+                gradient flows into it.
+            weight (Tensor, optional): Per-region weights, shape (M,).
+                Defaults to None (all ones).
+            avg_factor (float, optional): Normaliser; the loss is the
+                weighted sum divided by ``2 * avg_factor``. Defaults to None
+                (the number of regions ``M``).
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        if pred.shape != target.shape:
+            raise ValueError(f'RegionFeatureLoss: student features '
+                             f'{tuple(pred.shape)} and teacher features '
+                             f'{tuple(target.shape)} differ in shape')
+        dist = (pred - target.detach()).pow(2).sum(dim=-1)
+        if weight is not None:
+            dist = dist * weight
+        if avg_factor is None:
+            avg_factor = max(pred.size(0), 1)
+        return self.loss_weight * dist.sum() / (2 * avg_factor)

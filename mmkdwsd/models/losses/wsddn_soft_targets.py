@@ -1,0 +1,38 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from typing import List
+
+import torch
+from torch import Tensor
+
+
+def wsddn_soft_targets(cls_logits: List[Tensor],
+                       det_logits: List[Tensor],
+                       cls_temperature: float = 0.5,
+                       det_temperature: float = 0.5) -> Tensor:
+    """Image-level soft targets of a WSDDN teacher, with temperatures.
+
+    ``p'_k = sum_r softmax_K(M^c / t_c)_{rk} * softmax_R(M^d / t_d)_{rk}``
+    (`KD-WSD <https://arxiv.org/abs/1809.05884>`_, official release:
+    ``t_c = t_d = 0.5``). At ``t_c = t_d = 1`` this is WSDDN's own image
+    score. Every value lies in [0, 1]: the detection softmax sums to 1 over
+    the regions and the classification softmax is at most 1.
+
+    Args:
+        cls_logits (list[Tensor]): Classification-stream logits ``M^c`` per
+            image, each of shape (R_i, K).
+        det_logits (list[Tensor]): Detection-stream logits ``M^d`` per image,
+            each of shape (R_i, K).
+        cls_temperature (float): ``t_c``. Defaults to 0.5.
+        det_temperature (float): ``t_d``. Defaults to 0.5.
+
+    Returns:
+        Tensor: Soft targets, shape (N, K).
+    """
+    targets = []
+    for cls_logit, det_logit in zip(cls_logits, det_logits):
+        # Softmaxes in float32: under fp16 autocast the R-way softmax of
+        # sharpened logits underflows.
+        cls_prob = (cls_logit.float() / cls_temperature).softmax(dim=1)
+        det_prob = (det_logit.float() / det_temperature).softmax(dim=0)
+        targets.append((cls_prob * det_prob).sum(dim=0))
+    return torch.stack(targets).clamp(0., 1.)

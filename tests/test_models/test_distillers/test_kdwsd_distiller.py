@@ -1,0 +1,238 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+import copy
+import os.path as osp
+import tempfile
+from unittest import TestCase
+
+import torch
+from mmengine.optim import OptimWrapper
+
+from mmkdwsd.registry import MODELS
+from .toy_models import (FC7_DIM, KD_PREPROCESSOR, NUM_CLASSES,
+                         STUDENT_CHANNELS, toy_kd_batch, toy_student)
+
+TEACHER = dict(type='ToyWSDDN')
+FEAT = dict(
+    in_channels=STUDENT_CHANNELS,
+    out_channels=FC7_DIM,
+    hidden_channels=(12, ),
+    roi_size=2)
+PRED = dict(cls_temperature=0.5, det_temperature=0.5, student_temperature=5.)
+
+
+class TestKDWSDDistiller(TestCase):
+    DEFAULT_ARGS = dict(
+        type='KDWSDDistiller',
+        teacher_cfg=TEACHER,
+        student=toy_student(),
+        feat_distill=FEAT,
+        pred_distill=PRED,
+        data_preprocessor=KD_PREPROCESSOR)
+
+    def build(self, **kwargs):
+        torch.manual_seed(0)
+        return MODELS.build({**copy.deepcopy(self.DEFAULT_ARGS), **kwargs})
+
+    def preprocess(self, model, training=True, seed=0):
+        return model.data_preprocessor(toy_kd_batch(seed=seed), training)
+
+    def test_loss_keys_finite(self):
+        model = self.build()
+        data = self.preprocess(model)
+        losses = model(**data, mode='loss')
+        self.assertEqual(
+            set(losses),
+            {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'})
+        # the soft branch's scale `a` is logged, not returned as a loss
+        from mmengine.logging import MessageHub
+        self.assertAlmostEqual(
+            MessageHub.get_current_instance().get_scalar(
+                'train/distill.kd_scale').current(),
+            float(model.kd_logit_scale.mean()), places=5)
+        for value in losses.values():
+            self.assertTrue(torch.isfinite(value).all())
+        # stage 1 of the official release: feature level only
+        stage1 = self.build(sup_weight=0., pred_distill=None)
+        self.assertEqual(
+            set(stage1(**data, mode='loss')), {'distill.loss_feat'})
+
+    def test_teacher_frozen_through_training(self):
+        model = self.build()
+        before = copy.deepcopy(model.teacher.state_dict())
+        trained = dict(
+            head=model.student.head.fc.weight,
+            scale=model.kd_logit_scale,
+            projector=model.region_distiller.projector[1].weight)
+        trained_before = {k: v.detach().clone() for k, v in trained.items()}
+        optim = OptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+        model.train()
+        self.assertFalse(model.teacher.training)
+        self.assertTrue(model.student.training)
+        for step in range(3):
+            data = toy_kd_batch(seed=step)
+            model.train_step(data, optim)
+            for name, param in model.teacher.named_parameters():
+                self.assertFalse(param.requires_grad, name)
+                self.assertIsNone(param.grad, name)
+        for key, value in model.teacher.state_dict().items():
+            self.assertTrue(torch.equal(value, before[key]), key)
+        # the student and the distillation parts did learn
+        for key, value in trained.items():
+            self.assertFalse(torch.equal(value, trained_before[key]), key)
+
+    def test_feature_loss_zero_when_features_match(self):
+        model = self.build()
+        data = self.preprocess(model)
+        inputs, samples = data['inputs'], data['data_samples']
+        out = model.get_teacher_outputs(inputs['teacher'], samples['teacher'])
+        feat_map, _ = model.extract_student(inputs['student'])
+        # The student's own region features on the rescaled proposals
+        # (teacher 32 px -> student 16 px) become the teacher's targets.
+        distiller = model.region_distiller
+        boxes = [p * 0.5 for p in out['proposals']]
+        student_feats = distiller.projector(
+            distiller.pool(feat_map, inputs['student'], boxes)).detach()
+        out['region_feats'] = list(
+            student_feats.split([len(p) for p in boxes]))
+        loss = model.loss_feat(feat_map, inputs['student'], out,
+                               samples['teacher'], samples['student'])
+        self.assertEqual(loss['distill.loss_feat'].item(), 0.)
+        # and it is positive for the real teacher features
+        out = model.get_teacher_outputs(inputs['teacher'], samples['teacher'])
+        loss = model.loss_feat(feat_map, inputs['student'], out,
+                               samples['teacher'], samples['student'])
+        self.assertGreater(loss['distill.loss_feat'].item(), 0.)
+
+    def test_topk_regions(self):
+        model = self.build(feat_distill=dict(FEAT, regions='topk', topk=2))
+        data = self.preprocess(model)
+        inputs, samples = data['inputs'], data['data_samples']
+        out = model.get_teacher_outputs(inputs['teacher'], samples['teacher'])
+        labels = [s.gt_label for s in samples['student']]
+        selected = model.region_distiller.select_regions(out, labels)
+        for (index, weight), label, scores in zip(selected, labels,
+                                                  out['region_scores']):
+            expected = scores[:, label].topk(2, dim=0).indices.flatten()
+            self.assertEqual(set(index.tolist()), set(expected.tolist()))
+            self.assertTrue(torch.equal(weight, torch.ones_like(weight)))
+        losses = model(**data, mode='loss')
+        self.assertTrue(torch.isfinite(losses['distill.loss_feat']))
+
+    def test_soft_targets(self):
+        model = self.build()
+        data = self.preprocess(model)
+        inputs, samples = data['inputs'], data['data_samples']
+        out = model.get_teacher_outputs(inputs['teacher'], samples['teacher'])
+        targets = model.get_soft_targets(out)
+        self.assertEqual(targets.shape, (2, NUM_CLASSES))
+        self.assertTrue(((targets >= 0) & (targets <= 1)).all())
+        model.pred_cfg = dict(cls_temperature=1., det_temperature=1.)
+        torch.testing.assert_close(
+            model.get_soft_targets(out), out['img_scores'])
+        self.assertTrue(
+            torch.allclose(model.kd_logit_scale,
+                           torch.full((NUM_CLASSES, ), 0.2)))
+
+    def test_class_mismatch(self):
+        with self.assertRaisesRegex(
+                ValueError, r'class counts differ: teacher 4, student 5'):
+            self.build(student=toy_student(num_classes=5))
+        with self.assertRaisesRegex(
+                ValueError,
+                r'class counts differ: teacher 4, student 4, dataset 3'):
+            self.build(num_classes=3)
+        model = self.build()
+        with self.assertRaisesRegex(ValueError, r'dataset 2'):
+            model.check_dataset_classes(['a', 'b'])
+
+    def test_teacher_checkpoint(self):
+        teacher = MODELS.build(TEACHER)
+        with tempfile.TemporaryDirectory() as tmp:
+            good = osp.join(tmp, 'teacher.pth')
+            torch.save(dict(state_dict=teacher.state_dict()), good)
+            model = self.build(teacher_ckpt=good)
+            for key, value in teacher.state_dict().items():
+                self.assertTrue(
+                    torch.equal(model.teacher.state_dict()[key], value))
+            self.assertTrue(model.teacher.is_init)
+            # init_weights() must not overwrite the loaded teacher
+            model.init_weights()
+            for key, value in teacher.state_dict().items():
+                self.assertTrue(
+                    torch.equal(model.teacher.state_dict()[key], value))
+
+            state = teacher.state_dict()
+            state.pop('fc_cls.bias')
+            state['extra.weight'] = torch.zeros(1)
+            bad = osp.join(tmp, 'bad.pth')
+            torch.save(dict(state_dict=state), bad)
+            with self.assertRaisesRegex(
+                    RuntimeError,
+                    r"(?s)missing keys \(1\): \['fc_cls.bias'\].*"
+                    r"unexpected keys \(1\): \['extra.weight'\]"):
+                self.build(teacher_ckpt=bad)
+
+    def test_teacher_config_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = osp.join(tmp, 'teacher_cfg.py')
+            with open(path, 'w') as f:
+                f.write("model = dict(type='ToyWSDDN')\n"
+                        "train_cfg = dict(max_epochs=1)\n")
+            model = self.build(teacher_cfg=path)
+            self.assertEqual(type(model.teacher).__name__, 'ToyWSDDN')
+        with self.assertRaisesRegex(FileNotFoundError, 'does not exist'):
+            self.build(teacher_cfg=osp.join(tmp, 'missing.py'))
+
+    def test_predict_and_tensor(self):
+        model = self.build()
+        model.eval()
+        data = self.preprocess(model, training=False)
+        results = model(**data, mode='predict')
+        self.assertEqual(len(results), 2)
+        for result in results:
+            self.assertEqual(result.pred_score.shape, (NUM_CLASSES, ))
+            self.assertEqual(result.teacher_pred_score.shape, (NUM_CLASSES, ))
+        logits = model(**data, mode='tensor')
+        self.assertEqual(logits.shape, (2, NUM_CLASSES))
+        torch.testing.assert_close(
+            torch.stack([r.pred_score for r in results]), logits.sigmoid())
+        # the student view alone (an exported-style batch)
+        alone = model(data['inputs']['student'], mode='tensor')
+        self.assertTrue(torch.equal(alone, logits))
+
+
+class TestKDWSDConfigs(TestCase):
+    """The MultiDigits KD configs build with the real WSDDN teacher and give
+    finite, named losses on a toy two-view batch."""
+
+    ROOT = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb16-10e_multidigits-64px.py'
+
+    def build(self, prefix: str):
+        from mmengine.config import Config
+        cfg = Config.fromfile(
+            osp.join(self.ROOT, 'configs', 'kdwsd', prefix + self.TAIL))
+        cfg.model.teacher_cfg = osp.join(self.ROOT, cfg.model.teacher_cfg)
+        if cfg.model.student.get('init_cfg'):
+            cfg.model.student.init_cfg = None  # no stage-1 checkpoint here
+        torch.manual_seed(0)
+        return MODELS.build(cfg.model)
+
+    def test_stages(self):
+        expected = {
+            'kdwsd_':
+            {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'},
+            'kdwsd-stage1_': {'distill.loss_feat'},
+            'kdwsd-stage2_': {'student.loss_cls', 'distill.loss_pred'},
+        }
+        for prefix, keys in expected.items():
+            model = self.build(prefix)
+            self.assertEqual(model.num_classes, 10)
+            batch = toy_kd_batch(teacher_size=64, student_size=32)
+            model.train()
+            losses = model(**model.data_preprocessor(batch, True), mode='loss')
+            self.assertEqual(set(losses), keys, prefix)
+            for key, value in losses.items():
+                self.assertTrue(torch.isfinite(value).all(), key)

@@ -1,0 +1,36 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from unittest import TestCase
+
+import torch
+import torch.nn.functional as F
+
+from mmkdwsd.models.losses import wsddn_soft_targets
+from mmkdwsd.registry import MODELS
+
+
+class TestMultiLabelKDLoss(TestCase):
+
+    def test_bce_sum_over_classes_mean_over_batch(self):
+        loss_fn = MODELS.build(dict(type='MultiLabelKDLoss', loss_weight=.5))
+        logits = torch.randn(3, 4)
+        target = torch.rand(3, 4)
+        expected = .5 * F.binary_cross_entropy(
+            logits.sigmoid(), target, reduction='sum') / 3
+        torch.testing.assert_close(loss_fn(logits, target), expected)
+        with self.assertRaisesRegex(ValueError, 'differ in shape'):
+            loss_fn(logits, target[:2])
+
+
+class TestWSDDNSoftTargets(TestCase):
+
+    def test_range_and_temperature_one(self):
+        torch.manual_seed(0)
+        cls = [torch.randn(7, 3) * 5, torch.randn(2, 3) * 5]
+        det = [torch.randn(7, 3) * 5, torch.randn(2, 3) * 5]
+        targets = wsddn_soft_targets(cls, det, .5, .5)
+        self.assertEqual(targets.shape, (2, 3))
+        self.assertTrue(((targets >= 0) & (targets <= 1)).all())
+        img_scores = torch.stack([(c.softmax(1) * d.softmax(0)).sum(0)
+                                  for c, d in zip(cls, det)])
+        torch.testing.assert_close(
+            wsddn_soft_targets(cls, det, 1., 1.), img_scores)

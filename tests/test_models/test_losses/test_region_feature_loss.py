@@ -1,0 +1,29 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from unittest import TestCase
+
+import torch
+
+from mmkdwsd.registry import MODELS
+
+
+class TestRegionFeatureLoss(TestCase):
+
+    def test_official_normalisation(self):
+        loss_fn = MODELS.build(dict(type='RegionFeatureLoss', loss_weight=2.))
+        pred = torch.randn(6, 5, requires_grad=True)
+        target = torch.randn(6, 5, requires_grad=True)
+        loss = loss_fn(pred, target)
+        expected = 2. * (pred - target).pow(2).sum() / (2 * 6)
+        torch.testing.assert_close(loss, expected)
+        loss.backward()
+        self.assertIsNone(target.grad)  # no gradient into the teacher
+        self.assertEqual(loss_fn(target, target).item(), 0.)
+
+    def test_weights_and_shape_check(self):
+        loss_fn = MODELS.build(dict(type='RegionFeatureLoss'))
+        pred, target = torch.randn(4, 3), torch.randn(4, 3)
+        weight = torch.tensor([2., 0., 1., 1.])
+        expected = ((pred - target).pow(2).sum(1) * weight).sum() / (2 * 4)
+        torch.testing.assert_close(loss_fn(pred, target, weight), expected)
+        with self.assertRaisesRegex(ValueError, r'\(4, 3\).*\(4, 2\)'):
+            loss_fn(pred, target[:, :2])

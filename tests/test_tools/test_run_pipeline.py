@@ -1,0 +1,95 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""tools/run_pipeline.py: finished stages are never retrained, interrupted
+stages resume, and the results table holds the three models."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+
+@pytest.fixture(scope='module')
+def tool(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        'mmkdwsd_run_pipeline', osp.join(repo_root, 'tools',
+                                         'run_pipeline.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _NoRunner:
+    """Stands in for mmengine's Runner: records the config, never trains."""
+
+    built = []
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        cls.built.append(cfg)
+        raise RuntimeError('a Runner was built')
+
+
+def _cfg(work_dir):
+    return Config(dict(work_dir=str(work_dir), train_cfg=dict(max_epochs=3)))
+
+
+def test_finished_stage_is_not_retrained(tool, tmp_path, monkeypatch):
+    monkeypatch.setattr(tool, 'Runner', _NoRunner)
+    ckpt = tmp_path / 'epoch_3.pth'
+    ckpt.write_bytes(b'weights')
+    (tmp_path / 'done.json').write_text(
+        json.dumps(
+            dict(checkpoint=str(ckpt), metrics={'mAP': 50.0}, seconds=1.0)))
+    result = tool.train_stage('teacher', _cfg(tmp_path))
+    assert result['status'] == 'done earlier'
+    assert result['metrics'] == {'mAP': 50.0}
+    assert _NoRunner.built == []
+
+
+def test_interrupted_stage_resumes(tool, tmp_path, monkeypatch):
+    monkeypatch.setattr(tool, 'Runner', _NoRunner)
+    _NoRunner.built.clear()
+    # a marker whose checkpoint is gone does not count as finished
+    (tmp_path / 'done.json').write_text(
+        json.dumps(dict(checkpoint=str(tmp_path / 'missing.pth'))))
+    assert tool.read_done(str(tmp_path)) is None
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    with pytest.raises(RuntimeError, match='a Runner was built'):
+        tool.train_stage('stage1', _cfg(tmp_path))
+    assert _NoRunner.built[-1].resume is True
+    os.remove(tmp_path / 'last_checkpoint')
+    with pytest.raises(RuntimeError, match='a Runner was built'):
+        tool.train_stage('stage1', _cfg(tmp_path))
+    assert _NoRunner.built[-1].resume is False
+
+
+def test_results_table(tool):
+    metrics = dict(mAP=40.0, CF1=30.0, OF1=35.0, CF1_top3=31.0, OF1_top3=36.)
+    results = dict(
+        data=dict(status='found'),
+        teacher=dict(status='trained', seconds=10.0, metrics={}),
+        baseline=dict(status='trained', seconds=5.0, metrics=metrics),
+        stage2=dict(
+            status='trained',
+            seconds=7.0,
+            metrics={
+                **{
+                    f'student/{k}': v + 20
+                    for k, v in metrics.items()
+                },
+                **{
+                    f'teacher/{k}': v + 40
+                    for k, v in metrics.items()
+                }
+            }))
+    table = tool.results_table(results, None)
+    lines = table.splitlines()
+    assert lines[0].startswith('| model | input | mAP | CF1 | OF1 |')
+    assert lines[2] == ('| student, no distillation | 64 px | 40.0 | 30.0 | '
+                        '35.0 | 31.0 | 36.0 |')
+    assert lines[3].startswith('| teacher (WSDDN, frozen) | 128 px | 80.0 |')
+    assert lines[4].startswith('| student, distilled (KD-WSD) | 64 px | 60.0')
+    assert '| teacher | trained | 10.0 |' in table
+    assert '| data | found | - |' in table

@@ -1,0 +1,320 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Run the whole KD-WSD pipeline (the README's main job).
+
+generate data (if missing) -> proposals (if missing) -> teacher (WSDDN) ->
+student baseline (no distillation) -> distillation stage 1 (feature level)
+-> stage 2 (prediction level + labels) -> student export; then one table:
+student without distillation, teacher, distilled student.
+
+Each training stage is an MMEngine Runner in this process, in its own folder
+under ``--work-dir``. A stage is finished when its final checkpoint and its
+done-marker (``done.json``, written atomically after training) exist;
+finished stages are never retrained. Run the same command again after an
+interruption: it resumes at the first unfinished stage (from that stage's
+latest checkpoint). Example::
+
+    python tools/run_pipeline.py --work-dir work_dirs/demo
+    python tools/run_pipeline.py --work-dir work_dirs/demo --reference
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the working tree's mmkdwsd, not a stale install
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from mmkdwsd.utils.fileio import atomic_dump_json, atomic_write_text  # noqa: E402
+from mmkdwsd.apis import export_student  # noqa: E402
+
+TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb16-10e_multidigits-64px.py'
+CONFIGS = dict(
+    teacher='configs/wsddn/wsddn_resnet18-tiny_1xb16-12e_multidigits.py',
+    baseline='configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py',
+    reference='configs/mlc/resnet18-tiny_1xb32-20e_multidigits-128px.py',
+    stage1=f'configs/kdwsd/kdwsd-stage1_{TAIL}',
+    stage2=f'configs/kdwsd/kdwsd-stage2_{TAIL}')
+COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3')
+DONE = 'done.json'
+
+
+class MetricsRecorder(Hook):
+    """Keeps the metrics of the last validation."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.metrics: Dict[str, float] = {}
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self.metrics = {k: float(v) for k, v in (metrics or {}).items()}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--data-root', default='data/multidigits_small')
+    parser.add_argument('--preset', default='small')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='torch threads (1: robust on small shared CPUs)')
+    parser.add_argument(
+        '--workers', type=int, default=1, help='dataloader workers')
+    parser.add_argument(
+        '--proposal-workers', type=int, default=2, help='proposal processes')
+    parser.add_argument(
+        '--reference',
+        action='store_true',
+        help='also train the student at the teacher resolution (upper '
+        'reference row)')
+    for key, path in CONFIGS.items():
+        parser.add_argument(f'--{key}-config', default=path)
+    return parser.parse_args()
+
+
+def run_tool(args: List[str]) -> None:
+    """Run one of the data tools in a subprocess (fails loudly)."""
+    cmd = [sys.executable] + args
+    print('+ ' + ' '.join(cmd), flush=True)
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+
+
+def prepare_data(args: argparse.Namespace) -> Dict[str, dict]:
+    """Generate MultiDigits and its proposals where missing."""
+    results = {}
+    start = time.perf_counter()
+    ann = osp.join(args.data_root, 'annotations', 'instances_{}.json')
+    if all(osp.isfile(ann.format(s)) for s in ('train', 'val')):
+        results['data'] = dict(status='found')
+    else:
+        run_tool([
+            'tools/generate_multidigits.py', '--preset', args.preset,
+            '--out-dir', args.data_root, '--seed',
+            str(args.seed), '--no-progress'
+        ])
+        results['data'] = dict(
+            status='generated', seconds=round(time.perf_counter() - start, 1))
+    start = time.perf_counter()
+    results['proposals'] = dict(status='found')
+    for split in ('train', 'val'):
+        out = osp.join(args.data_root, 'proposals', f'ss_{split}.pkl')
+        if osp.isfile(out):
+            continue
+        run_tool([
+            'tools/generate_proposals.py', '--ann-file',
+            ann.format(split), '--img-dir',
+            osp.join(args.data_root, split), '--out', out, '--method', 'ss',
+            '--topk', '500', '--workers',
+            str(args.proposal_workers), '--no-progress'
+        ])
+        results['proposals'] = dict(
+            status='generated', seconds=round(time.perf_counter() - start, 1))
+    return results
+
+
+def load_cfg(path: str,
+             work_dir: str,
+             args: argparse.Namespace,
+             options: Optional[dict] = None) -> Config:
+    """A stage's config with the pipeline's data root, workers and seed."""
+    cfg = Config.fromfile(
+        osp.join(ROOT, path) if not osp.isabs(path) else path)
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=args.seed)
+    data_root = osp.abspath(args.data_root) + '/'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if loader is None:
+            continue
+        loader.dataset.data_root = data_root
+        loader.num_workers = args.workers
+        loader.persistent_workers = args.workers > 0
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=1)
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def final_checkpoint(cfg: Config) -> str:
+    return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+
+
+def read_done(work_dir: str) -> Optional[dict]:
+    """The done-marker of a finished stage (None if unfinished)."""
+    marker = osp.join(work_dir, DONE)
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        done = json.load(f)
+    return done if osp.isfile(done.get('checkpoint', '')) else None
+
+
+def check_classes(runner: Runner) -> None:
+    """Dataset, teacher and student class counts must agree (before the
+    first iteration)."""
+    classes = runner.train_dataloader.dataset.metainfo.get('classes')
+    if classes is None:
+        return
+    model = runner.model
+    if hasattr(model, 'check_dataset_classes'):
+        model.check_dataset_classes(classes)
+        return
+    for module in model.modules():
+        count = getattr(module, 'num_classes', None)
+        if isinstance(count, int):
+            if count != len(classes):
+                raise ValueError(f'{runner.cfg.filename}: the model predicts '
+                                 f'{count} classes, the dataset has '
+                                 f'{len(classes)}')
+            return
+
+
+def train_stage(name: str, cfg: Config) -> dict:
+    """Train one stage (resuming it if it was interrupted)."""
+    done = read_done(cfg.work_dir)
+    if done is not None:
+        print(f'[{name}] finished earlier: {done["checkpoint"]}', flush=True)
+        return dict(done, status='done earlier')
+    start = time.perf_counter()
+    cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
+    source = osp.relpath(cfg.filename, ROOT) if cfg.filename else 'config'
+    print(
+        f'[{name}] training {source} in '
+        f'{cfg.work_dir}' + (' (resuming)' if cfg.resume else ''),
+        flush=True)
+    runner = Runner.from_cfg(cfg)
+    recorder = MetricsRecorder()
+    runner.register_hook(recorder)
+    check_classes(runner)
+    runner.train()
+    if not recorder.metrics and cfg.get('val_dataloader') is not None:
+        runner.val()  # resumed after the last epoch: no validation ran
+    ckpt = final_checkpoint(cfg)
+    if not osp.isfile(ckpt):
+        raise FileNotFoundError(f'[{name}] no final checkpoint {ckpt}')
+    done = dict(
+        checkpoint=ckpt,
+        metrics=recorder.metrics,
+        seconds=round(time.perf_counter() - start, 1))
+    atomic_dump_json(done, osp.join(cfg.work_dir, DONE))
+    return dict(done, status='trained')
+
+
+def export_stage(cfg: Config, ckpt: str, work_dir: str) -> dict:
+    done = read_done(work_dir)
+    if done is not None:
+        return dict(done, status='done earlier')
+    start = time.perf_counter()
+    path, cfg_path = export_student(cfg, ckpt, work_dir)
+    done = dict(
+        checkpoint=path,
+        config=cfg_path,
+        metrics={},
+        seconds=round(time.perf_counter() - start, 1))
+    atomic_dump_json(done, osp.join(work_dir, DONE))
+    return dict(done, status='exported')
+
+
+def pick(metrics: dict, prefix: Optional[str]) -> Dict[str, float]:
+    """Metric values of one model (``prefix/name`` or bare ``name``)."""
+    out = {}
+    for key, value in metrics.items():
+        head, _, tail = key.rpartition('/')
+        if (head or None) == prefix or (prefix is None and not head):
+            out[tail] = value
+    return out
+
+
+def results_table(results: dict, args: argparse.Namespace) -> str:
+    """The markdown tables of models and stage timings."""
+    s2 = results['stage2']['metrics']
+    rows = [('student, no distillation', '64 px',
+             pick(results['baseline']['metrics'], None)),
+            ('teacher (WSDDN, frozen)', '128 px', pick(s2, 'teacher')),
+            ('student, distilled (KD-WSD)', '64 px', pick(s2, 'student'))]
+    if 'reference' in results:
+        rows.append(
+            ('student at teacher resolution, no distillation', '128 px',
+             pick(results['reference']['metrics'], None)))
+    lines = [
+        '| model | input | ' +
+        ' | '.join(c.replace('_top3', ' (top-3)') for c in COLUMNS) + ' |',
+        '|---|---|' + '---|' * len(COLUMNS)
+    ]
+    for name, size, metrics in rows:
+        cells = [f'{metrics[c]:.1f}' if c in metrics else '-' for c in COLUMNS]
+        lines.append(f'| {name} | {size} | ' + ' | '.join(cells) + ' |')
+    lines += ['', '| stage | status | seconds |', '|---|---|---|']
+    for name, result in results.items():
+        seconds = result.get('seconds')
+        lines.append(f'| {name} | {result["status"]} | '
+                     f'{"-" if seconds is None else seconds} |')
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    from mmkdwsd.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    args.work_dir = osp.abspath(args.work_dir)
+    os.makedirs(args.work_dir, exist_ok=True)
+    os.chdir(ROOT)  # configs name files relative to the repository
+
+    results = prepare_data(args)
+
+    def stage_dir(name):
+        return osp.join(args.work_dir, name)
+
+    teacher = train_stage(
+        'teacher', load_cfg(args.teacher_config, stage_dir('teacher'), args))
+    results['teacher'] = teacher
+    results['baseline'] = train_stage(
+        'baseline', load_cfg(args.baseline_config, stage_dir('baseline'),
+                             args))
+    if args.reference:
+        results['reference'] = train_stage(
+            'reference',
+            load_cfg(args.reference_config, stage_dir('reference'), args))
+    teacher_opts = {'model.teacher_ckpt': teacher['checkpoint']}
+    stage1 = train_stage(
+        'stage1',
+        load_cfg(args.stage1_config, stage_dir('stage1'), args, teacher_opts))
+    results['stage1'] = stage1
+    stage2_cfg = load_cfg(
+        args.stage2_config, stage_dir('stage2'), args,
+        dict(teacher_opts,
+             **{'model.student.init_cfg.checkpoint': stage1['checkpoint']}))
+    results['stage2'] = train_stage('stage2', stage2_cfg)
+    results['export'] = export_stage(stage2_cfg,
+                                     results['stage2']['checkpoint'],
+                                     stage_dir('export'))
+
+    table = results_table(results, args)
+    total = sum(r.get('seconds') or 0 for r in results.values())
+    text = (f'# KD-WSD on MultiDigits ({args.preset})\n\n{table}\n\n'
+            f'Total time of the stages (as recorded when each ran): '
+            f'{total:.0f} s. Exported student: '
+            f'{results["export"]["checkpoint"]}\n')
+    atomic_write_text(osp.join(args.work_dir, 'results.md'), text)
+    print('\n' + text, flush=True)
+
+
+if __name__ == '__main__':
+    main()
