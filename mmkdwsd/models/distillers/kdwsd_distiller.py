@@ -152,10 +152,12 @@ class KDWSDDistiller(BaseModel):
 
     @staticmethod
     def _model_num_classes(model: nn.Module) -> Optional[int]:
-        """The first ``num_classes`` attribute found in ``model``."""
+        """The first positive ``num_classes`` found in ``model``'s modules
+        (a backbone's ``num_classes=-1``, e.g. VGG's, means "no classifier").
+        """
         for module in model.modules():
             value = getattr(module, 'num_classes', None)
-            if isinstance(value, int):
+            if isinstance(value, int) and value > 0:
                 return value
         return None
 
