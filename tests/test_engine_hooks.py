@@ -41,3 +41,28 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values()
                if v.is_floating_point())
     assert not osp.exists(osp.join(work_dir, 'epoch_2.pth'))
+
+
+def test_class_mismatch_stops_before_the_first_iteration(tmp_path):
+    from tests.toy_runner import NUM_CLASSES
+    cfg = toy_runner_cfg(
+        str(tmp_path), custom_hooks=[dict(type='ClassCheckHook')])
+    cfg['train_dataloader'].dataset.metainfo = dict(
+        classes=[str(i) for i in range(NUM_CLASSES + 1)])
+    runner = Runner(**cfg)
+    with pytest.raises(ValueError) as info:
+        runner.train()
+    assert str(info.value).startswith(
+        f'the training data (ToyMultiLabelDataset) has {NUM_CLASSES + 1} '
+        f'classes but the model (ImageClassifier) predicts {NUM_CLASSES}')
+    assert runner.iter == 0
+
+
+def test_matching_classes_train(tmp_path):
+    cfg = toy_runner_cfg(
+        str(tmp_path),
+        max_epochs=1,
+        custom_hooks=[dict(type='ClassCheckHook')])
+    runner = Runner(**cfg)
+    runner.train()
+    assert runner.iter == 4

@@ -8,8 +8,9 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='mmdet.DetVisualizationHook'))
 
-# Stops at the first NaN/inf loss term, naming it; the last checkpoint stays.
-custom_hooks = [dict(type='NonFiniteLossHook')]
+# Stops at the first NaN/inf loss term, naming it (the last checkpoint stays),
+# and refuses data whose classes disagree with the model's before training.
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='ClassCheckHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
