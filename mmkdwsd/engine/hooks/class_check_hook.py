@@ -1,10 +1,9 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-from typing import Optional
-
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmkdwsd.registry import HOOKS
+from mmkdwsd.utils import model_num_classes
 
 
 @HOOKS.register_module()
@@ -29,7 +28,7 @@ class ClassCheckHook(Hook):
         if hasattr(model, 'check_dataset_classes'):
             model.check_dataset_classes(classes)
             return
-        num_classes = self._model_num_classes(model)
+        num_classes = model_num_classes(model)
         if num_classes is not None and num_classes != len(classes):
             source = getattr(dataset, 'ann_file', type(dataset).__name__)
             raise ValueError(
@@ -37,11 +36,3 @@ class ClassCheckHook(Hook):
                 f'but the model ({type(model).__name__}) predicts '
                 f'{num_classes}: set num_classes to {len(classes)} in the '
                 'model config, or use the data the model was built for')
-
-    @staticmethod
-    def _model_num_classes(model) -> Optional[int]:
-        for module in model.modules():
-            value = getattr(module, 'num_classes', None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None

@@ -6,13 +6,13 @@ import torch
 import torch.nn as nn
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import Config, ConfigDict
-from mmengine.logging import MMLogger
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
+from mmkdwsd.utils import model_num_classes
 from ..losses import wsddn_soft_targets
 
 ForwardResults = Union[Dict[str, Tensor], list, Tensor]
@@ -150,22 +150,11 @@ class KDWSDDistiller(BaseModel):
                     "model's data_preprocessor")
         return cfg
 
-    @staticmethod
-    def _model_num_classes(model: nn.Module) -> Optional[int]:
-        """The first positive ``num_classes`` found in ``model``'s modules
-        (a backbone's ``num_classes=-1``, e.g. VGG's, means "no classifier").
-        """
-        for module in model.modules():
-            value = getattr(module, 'num_classes', None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None
-
     def _check_num_classes(self, num_classes: Optional[int]) -> int:
         """Refuse teacher, student and dataset class counts that differ."""
         counts = dict(
-            teacher=self._model_num_classes(self.teacher),
-            student=self._model_num_classes(self.student),
+            teacher=model_num_classes(self.teacher),
+            student=model_num_classes(self.student),
             dataset=num_classes)
         known = {k: v for k, v in counts.items() if v is not None}
         if 'student' not in known:

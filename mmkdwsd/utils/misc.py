@@ -1,0 +1,23 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from typing import Optional
+
+from torch import nn
+
+
+def model_num_classes(model: nn.Module) -> Optional[int]:
+    """The first positive ``num_classes`` found in ``model``'s modules.
+
+    A backbone's ``num_classes=-1`` (e.g. mmpretrain's VGG) means "no
+    classifier" and is skipped.
+
+    Args:
+        model (nn.Module): A teacher, student or any classifier/detector.
+
+    Returns:
+        int | None: The class count, or None when no module has one.
+    """
+    for module in model.modules():
+        value = getattr(module, 'num_classes', None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
