@@ -7,7 +7,7 @@ the true boxes (left panel, if the test pipeline loads them). Panels are
 tiled into one picture. Example::
 
     python tools/visualize_teacher.py \
-        configs/wsddn/wsddn_resnet18-tiny_1xb16-12e_multidigits.py \
+        configs/wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py \
         work_dirs/teacher/epoch_12.pth --out docs/teacher_multidigits.png
 """
 import argparse

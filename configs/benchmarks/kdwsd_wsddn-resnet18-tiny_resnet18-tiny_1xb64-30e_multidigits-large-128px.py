@@ -5,7 +5,7 @@
 # variants inherit this file. `teacher_ckpt` is set by
 # tools/benchmarks/accuracy.py.
 _base_ = [
-    '../kdwsd/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb16-10e_multidigits-64px.py'  # noqa
+    '../kdwsd/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py'  # noqa
 ]
 
 data_root = 'data/multidigits_large/'

@@ -1,7 +1,7 @@
 # Benchmark baseline student (issue 8): narrow ResNet-18 at 128 px, half
 # the teacher's 256 px, on the large MultiDigits preset; no distillation.
 # Sized for one 10-minute H100 call (tools/benchmarks/accuracy.py).
-_base_ = ['../mlc/resnet18-tiny_1xb32-20e_multidigits-128px.py']
+_base_ = ['../mlc/resnet18-tiny_1xb8-12e_multidigits-64px.py']
 
 data_root = 'data/multidigits_large/'
 max_epochs = 30

@@ -3,7 +3,7 @@
 # MultiDigits preset, with the
 # proposals that tools/benchmarks/accuracy.py generates (sliding windows by
 # default: the GPU machine's OpenCV has no ximgproc for Selective Search).
-_base_ = ['../wsddn/wsddn_resnet18-tiny_1xb8-24e_multidigits.py']
+_base_ = ['../wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py']
 
 data_root = 'data/multidigits_large/'
 teacher_scale = 256

@@ -9,7 +9,7 @@ import torch
 
 STUDENT_CONFIG = osp.join('tests', 'data', 'configs', 'tiny_student_mlc.py')
 TEACHER_CONFIG = osp.join('configs', 'wsddn',
-                          'wsddn_resnet18-tiny_1xb16-12e_multidigits.py')
+                          'wsddn_resnet18-tiny_1xb8-6e_multidigits.py')
 CLASSES = ['red', 'green', 'blue', 'none']
 
 

@@ -36,6 +36,7 @@ def test_json_loads_with_pycocotools_and_dataset(tiny):
     assert sorted(c['name'] for c in coco.loadCats(coco.getCatIds())) == [
         str(d) for d in range(10)
     ]
+    small = multidigits.get_preset('small')
     ds = DATASETS.build(
         dict(
             type='CocoMultiLabelDataset',
@@ -46,7 +47,7 @@ def test_json_loads_with_pycocotools_and_dataset(tiny):
     for i in range(len(ds)):
         info = ds.get_data_info(i)
         anns = coco.imgToAnns[info['img_id']]
-        assert 1 <= len(anns) <= 4
+        assert 1 <= len(anns) <= small['max_digits']
         assert info['gt_label'].tolist() == sorted(
             {a['category_id'] - 1
              for a in anns})
@@ -55,7 +56,9 @@ def test_json_loads_with_pycocotools_and_dataset(tiny):
         for inst in info['instances']:
             x1, y1, x2, y2 = inst['bbox']
             assert 0 <= x1 < x2 <= 128 and 0 <= y1 < y2 <= 128
-            assert 8 <= max(x2 - x1, y2 - y1) <= 36
+            # tight ink box of a digit drawn at 28-48 px
+            assert (small['min_digit_size'] // 2 <= max(x2 - x1, y2 - y1) <=
+                    small['max_digit_size'])
 
 
 def test_same_seed_is_byte_identical(tiny, tmp_path):
@@ -113,7 +116,7 @@ def test_killed_run_leaves_no_complete_looking_json(tmp_path, monkeypatch):
 
 def test_presets_and_overrides():
     small = multidigits.get_preset('small')
-    assert small['img_size'] == 128 and small['num_train'] == 1000
+    assert small['img_size'] == 128 and small['num_train'] == 3000
     assert multidigits.get_preset('large')['num_train'] == 10000
     assert multidigits.get_preset('small', max_digits=6)['max_digits'] == 6
     with pytest.raises(KeyError, match="Unknown MultiDigits setting 'foo'"):

@@ -18,10 +18,10 @@ import pytest
 
 from tests.conftest import data_overrides
 
-STUDENT_CFG = 'configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py'
-TEACHER_CFG = 'configs/wsddn/wsddn_resnet18-tiny_1xb16-12e_multidigits.py'
+STUDENT_CFG = 'configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
+TEACHER_CFG = 'configs/wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py'
 DISTILLER_CFG = ('configs/kdwsd/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_'
-                 '1xb16-10e_multidigits-64px.py')
+                 '1xb8-12e_multidigits-32px.py')
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 
 # Metric keys WSODMetric reports for the teacher: CorLoc, detection mAP and

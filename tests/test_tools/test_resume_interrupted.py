@@ -13,7 +13,7 @@ import torch
 
 from tests.conftest import data_overrides
 
-CFG = 'configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py'
+CFG = 'configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
 EPOCHS = 3  # 16 images / batch 4 = 4 iterations an epoch
 
 

@@ -19,7 +19,7 @@ latency does not depend on the weights' values.
 Example::
 
     python tools/benchmarks/onnx_latency.py \
-        --config configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py \
+        --config configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py \
         --batch-sizes 1 8 --threads 1 --out work_dirs/benchmarks/onnx
 """
 import argparse
@@ -38,7 +38,7 @@ import torch  # noqa: E402
 
 from bench_utils import env_line, markdown_table, write_report  # noqa: E402
 
-DEFAULT_CONFIG = 'configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py'
+DEFAULT_CONFIG = 'configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
 
 
 def parse_args(argv=None) -> argparse.Namespace:

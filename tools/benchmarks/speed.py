@@ -83,7 +83,7 @@ SETTINGS = dict(
         infer_batches=(1, 4), teacher_batch=2, train_batch=4,
         teacher_train_batch=2, matmul=256, channels=64, fc=256, roi=3,
         roialign_batch=2,
-        data_config='configs/mlc/resnet18-tiny_1xb32-20e_multidigits-64px.py'
+        data_config='configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
     ))
 HEADER = ['section', 'measurement', 'setting', 'value', 'unit',
           'ratio / note']

@@ -10,12 +10,12 @@
 data_root = 'data/multidigits_small/'
 num_classes = 10
 num_proposals = 500
-teacher_scale = 128
+teacher_scale = 64
 # Teacher input sizes during distillation; several = multi-scale teacher.
 kd_teacher_scales = [teacher_scale]
-student_scale = 64
+student_scale = 32
 train_proposal_file = 'proposals/ss_train.pkl'
-batch_size = 16
+batch_size = 8
 num_workers = 2
 # ============================================
 dataset_type = 'CocoMultiLabelDataset'

@@ -6,8 +6,8 @@
 data_root = 'data/multidigits_small/'
 num_classes = 10
 num_proposals = 500
-teacher_scale = 128  # val/test input size (square warp)
-teacher_train_scales = [96, 112, 128, 144, 160]
+teacher_scale = 64  # val/test input size (square warp of the 128 px scenes)
+teacher_train_scales = [48, 56, 64, 72, 80]
 train_proposal_file = 'proposals/ss_train.pkl'
 val_proposal_file = 'proposals/ss_val.pkl'
 batch_size = 8

@@ -1,5 +1,7 @@
-# A CPU-sized WSDDN: narrow ResNet-18 (3 stages, stride 16, 64 channels),
-# RoIAlign 7x7, fc6/fc7 256, no pretraining. For tests and MultiDigits.
+# A CPU-sized WSDDN: narrow two-stage ResNet-18 (stride 8, 32 channels),
+# RoIAlign 4x4, fc6/fc7 256. For tests and MultiDigits, where its backbone
+# starts from the same network trained as a classifier on the image labels
+# (the stand-in for the paper's ImageNet weights; see configs/wsddn/).
 model = dict(
     type='WSDDN',
     data_preprocessor=dict(
@@ -13,10 +15,10 @@ model = dict(
         depth=18,
         stem_channels=16,
         base_channels=16,
-        num_stages=3,
-        strides=(1, 2, 2),
-        dilations=(1, 1, 1),
-        out_indices=(2, ),  # stride 16, 64 channels
+        num_stages=2,
+        strides=(1, 2),
+        dilations=(1, 1),
+        out_indices=(1, ),  # stride 8, 32 channels
         norm_cfg=dict(type='BN', requires_grad=True)),
     roi_head=dict(
         type='WSDDNRoIHead',
@@ -25,17 +27,17 @@ model = dict(
         bbox_roi_extractor=dict(
             type='mmdet.SingleRoIExtractor',
             roi_layer=dict(
-                type='RoIAlign', output_size=7, sampling_ratio=2,
+                type='RoIAlign', output_size=4, sampling_ratio=2,
                 aligned=True),
-            out_channels=64,
-            featmap_strides=[16]),
+            out_channels=32,
+            featmap_strides=[8]),
         bbox_head=dict(
             type='WSDDNBBoxHead',
             num_classes=10,
-            in_channels=64,
-            roi_feat_size=7,
+            in_channels=32,
+            roi_feat_size=4,
             fc_out_channels=256,
-            dropout=0.5,
+            dropout=0.1,
             num_refine=0)),  # 3 = OICR
     test_cfg=dict(
         score_thr=0.0,

@@ -208,7 +208,7 @@ class TestKDWSDConfigs(TestCase):
 
     ROOT = osp.dirname(
         osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-    TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb16-10e_multidigits-64px.py'
+    TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py'
 
     def build(self, prefix: str):
         from mmengine.config import Config
