@@ -69,6 +69,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=500,
         help='proposals kept per image (default: 500)')
     parser.add_argument(
+        '--proposal-min-size',
+        type=float,
+        default=16.0,
+        help='computed proposals smaller than this (px) are dropped; '
+        'MultiDigits uses 16 (tools/run_pipeline.py; default: 16)')
+    parser.add_argument(
         '--min-side',
         type=int,
         default=320,
@@ -139,7 +145,8 @@ def get_proposals(img_path: str, image: np.ndarray,
     method = args.proposal_method
     if method == 'auto':
         method = 'ss' if hasattr(cv2, 'ximgproc') else 'windows'
-    return METHODS[method](image, topk=args.num_proposals)
+    return METHODS[method](
+        image, topk=args.num_proposals, min_size=args.proposal_min_size)
 
 
 def teacher_predict(config: str, checkpoint: str, img_path: str,

@@ -124,11 +124,20 @@ class KDWSDDistiller(BaseModel):
     def _teacher_model_cfg(teacher_cfg: Union[str, dict]) -> dict:
         """The teacher's model dict from its config file or dict."""
         if isinstance(teacher_cfg, str):
-            if not osp.isfile(teacher_cfg):
+            # relative to the working directory, else to the configs shipped
+            # in the installed package (what `mim train` runs from elsewhere)
+            candidates = [teacher_cfg]
+            if not osp.isabs(teacher_cfg):
+                package = osp.dirname(
+                    osp.dirname(osp.dirname(osp.abspath(__file__))))
+                candidates.append(osp.join(package, '.mim', teacher_cfg))
+            path = next((p for p in candidates if osp.isfile(p)), None)
+            if path is None:
                 raise FileNotFoundError(
                     f'KDWSDDistiller: teacher config "{teacher_cfg}" does '
-                    'not exist (paths are relative to the working directory)')
-            teacher_cfg = Config.fromfile(teacher_cfg)
+                    'not exist (relative paths are looked up in the working '
+                    'directory, then in the package\'s .mim/ configs)')
+            teacher_cfg = Config.fromfile(path)
         if 'model' in teacher_cfg:
             teacher_cfg = teacher_cfg['model']
         return ConfigDict(teacher_cfg)

@@ -1,5 +1,6 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 import copy
+import os
 import os.path as osp
 import tempfile
 from unittest import TestCase
@@ -183,6 +184,24 @@ class TestKDWSDDistiller(TestCase):
             self.assertEqual(type(model.teacher).__name__, 'ToyWSDDN')
         with self.assertRaisesRegex(FileNotFoundError, 'does not exist'):
             self.build(teacher_cfg=osp.join(tmp, 'missing.py'))
+
+    def test_teacher_config_found_among_shipped_configs(self):
+        # a repository-relative path, used from another working directory
+        # (as `mim train` does), resolves to the package's .mim/ copy
+        rel = 'configs/wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py'
+        cwd = os.getcwd()
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chdir(tmp)
+            try:
+                cfg = MODELS.get('KDWSDDistiller')._teacher_model_cfg(rel)
+                with self.assertRaisesRegex(
+                        FileNotFoundError,
+                        'configs/wsddn/missing.py" does not exist .*'
+                        r"package's \.mim/ configs"):
+                    self.build(teacher_cfg='configs/wsddn/missing.py')
+            finally:
+                os.chdir(cwd)
+        self.assertEqual(cfg['type'], 'WSDDN')
 
     def test_predict_and_tensor(self):
         model = self.build()
