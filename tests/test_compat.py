@@ -1,8 +1,10 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """Each compatibility fix, with a check that the problem it fixes is real."""
 import inspect
+import os
 import os.path as osp
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -95,3 +97,16 @@ def test_interrupted_mmengine_write_keeps_old_file(tmp_path, method):
         getattr(backend, method)(_FailsMidWrite(), str(path))
     assert path.read_text() == 'epoch_1.pth'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['last_checkpoint']
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    # mkstemp's private 0600 must not leak into checkpoints and datasets
+    from mmkdwsd.utils.fileio import atomic_write_bytes
+    path = tmp_path / 'weights.pth'
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(str(path), b'weights')
+    finally:
+        os.umask(old)
+    assert path.read_bytes() == b'weights'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -149,6 +149,12 @@ def load_cfg(path: str,
         loader.persistent_workers = args.workers > 0
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=1)
+    if cfg.get('visualizer') is not None:
+        # MMEngine keeps one Visualizer per name in the process: with the
+        # config's shared name every later stage would log its scalars into
+        # the first stage's vis_data/
+        cfg.visualizer.name = (f'visualizer_{osp.basename(work_dir)}_'
+                               f'{time.time_ns()}')
     if options:
         cfg.merge_from_dict(options)
     return cfg

@@ -108,3 +108,16 @@ def test_results_table(tool):
             '67% of the 30.0 mAP resolution gap recovered.') in table
     assert '| teacher | trained | 10.0 |' in table
     assert '| data | found | - |' in table
+
+
+def test_each_stage_gets_its_own_visualizer(tool, tmp_path, repo_root):
+    # MMEngine keeps one Visualizer instance per name in a process: stages
+    # sharing the config's name would all log into the first stage's folder
+    args = type('Args', (), dict(seed=0, data_root=str(tmp_path), workers=0))
+    cfg = osp.join(repo_root, 'configs', 'mlc',
+                   'resnet18-tiny_1xb8-12e_multidigits-32px.py')
+    names = {
+        tool.load_cfg(cfg, str(tmp_path / stage), args).visualizer.name
+        for stage in ('reference', 'baseline', 'baseline')
+    }
+    assert len(names) == 3
