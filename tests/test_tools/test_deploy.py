@@ -156,3 +156,32 @@ def test_deploy_tool(student, tmp_path, repo_root, python_exe):
     assert 'ONNX parity: max abs difference' in proc.stdout
     assert 'ONNX Runtime prediction' in proc.stdout
     assert osp.isfile(tmp_path / 'end2end.onnx')
+
+
+def test_gem_student_exports(student, tmp_path, repo_root):
+    """The MultiDigits student pools with mmpretrain's GeM, whose
+    avg_pool2d kernel is traced from the input size: without mmkdwsd's
+    rewriter the ONNX export fails; with it the graph is a ReduceMean and
+    matches PyTorch."""
+    import onnx
+    from mmengine.config import Config
+    from mmpretrain.apis import get_model
+
+    from mmkdwsd.deploy import (build_models, check_onnx_parity,
+                                export_onnx, make_batch, prepare_model_cfg)
+    _, img = student
+    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
+    cfg.model.neck = dict(type='GeneralizedMeanPooling', p=3.0)
+    torch.manual_seed(0)
+    model = get_model(cfg)
+    model.init_weights()
+    ckpt = str(tmp_path / 'gem.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    cfg = prepare_model_cfg(cfg)
+    onnx_file = export_onnx(cfg, ckpt, img, str(tmp_path))
+    ops = {node.op_type for node in onnx.load(onnx_file).graph.node}
+    assert 'ReduceMean' in ops and 'AveragePool' not in ops
+    task, torch_model, backend_model = build_models(cfg, ckpt, onnx_file)
+    inputs = make_batch(task, img, torch_model, 2)
+    assert check_onnx_parity(torch_model, backend_model, inputs,
+                             onnx_file) < 1e-4
