@@ -96,8 +96,12 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
 def test_accuracy_tiny(run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']
+    with pytest.raises(FileNotFoundError, match='no finished reference'):
+        run_script('accuracy.py', *common, '--work-dir', work, '--only',
+                   'teacher_wsddn')
     run_script('accuracy.py', *common, '--work-dir', work, '--only',
-               'baseline', 'teacher_wsddn', 'kd_both', '--seed', '0')
+               'baseline', 'reference', 'teacher_wsddn', 'kd_both', '--seed',
+               '0')
     with pytest.raises(FileNotFoundError, match='no finished teacher_wsddn'):
         run_script('accuracy.py', *common, '--work-dir',
                    str(tmp_path / 'empty'), '--only', 'kd_feat')
@@ -108,7 +112,8 @@ def test_accuracy_tiny(run_script, tmp_path):
     by_model = {r['model']: r for r in rows}
     assert set(by_model) == {
         'student 128 px, no distillation', 'teacher WSDDN 256 px',
-        'student 128 px, KD both (WSDDN)'
+        'student 128 px, KD both (WSDDN)',
+        'student 256 px (teacher resolution), no distillation'
     }
     for row in rows:
         for col in ('mAP', 'CF1', 'OF1', 'CF1 (top-3)', 'OF1 (top-3)'):

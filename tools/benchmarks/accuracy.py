@@ -13,8 +13,12 @@ student at the teacher's resolution).
 
 Experiments: ``baseline``, ``reference``, ``teacher_wsddn``,
 ``teacher_oicr``, ``kd_pred``, ``kd_feat``, ``kd_both`` (WSDDN teacher) and
-``kd_both_oicr``. A distilled student needs its teacher of the same seed,
-finished in the same ``--work-dir`` (or ``--teacher-ckpt``).
+``kd_both_oicr``. A teacher starts from the finished ``reference`` run of
+the same seed (its backbone, ``load_from``: the stand-in for the paper's
+ImageNet weights, as in ``make demo``), and a distilled student needs its
+teacher of the same seed, both in the same ``--work-dir`` (or
+``--teacher-ckpt``). Proposals smaller than 16 px are dropped (digit parts
+made WSDDN pick parts; docs/design.md).
 
 The data (``tools/generate_multidigits.py --preset large``) and its
 proposals (``tools/generate_proposals.py``, sliding windows by default: the
@@ -23,8 +27,8 @@ first use and reused. A finished run (``done.json``) is never retrained.
 
 Examples::
 
-    python tools/benchmarks/accuracy.py --only teacher_wsddn --seed 0 --amp
     python tools/benchmarks/accuracy.py --only baseline reference --seed 0
+    python tools/benchmarks/accuracy.py --only teacher_wsddn --seed 0 --amp
     python tools/benchmarks/accuracy.py --only kd_both --seed 0 --amp
     python tools/benchmarks/accuracy.py --aggregate
     # CPU smoke test: tiny generated set, 1 epoch each
@@ -133,7 +137,8 @@ def prepare_data(args: argparse.Namespace) -> None:
                 'tools/generate_proposals.py', '--ann-file',
                 ann.format(split), '--img-dir',
                 osp.join(args.data_root, split), '--out', out, '--method',
-                args.proposal_method, '--topk', '500', '--workers',
+                args.proposal_method, '--topk', '500', '--min-size', '16',
+                '--workers',
                 str(args.data_workers), '--no-progress'
             ])
 
@@ -187,20 +192,26 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
+    if kind == 'teacher':
+        cfg.load_from = finished_checkpoint(args, 'reference', seed)
     if kind == 'kd':
-        cfg.model.teacher_ckpt = teacher_checkpoint(args, teacher, seed)
+        cfg.model.teacher_ckpt = (
+            osp.abspath(args.teacher_ckpt) if args.teacher_ckpt else
+            finished_checkpoint(args, teacher, seed, '--teacher-ckpt'))
     return cfg
 
 
-def teacher_checkpoint(args, teacher: str, seed: int) -> str:
-    if args.teacher_ckpt:
-        return osp.abspath(args.teacher_ckpt)
-    done = read_done(osp.join(args.work_dir, teacher, f'seed{seed}'))
+def finished_checkpoint(args,
+                        name: str,
+                        seed: int,
+                        alternative: str = '') -> str:
+    """Checkpoint of the finished run ``name`` of ``seed``."""
+    done = read_done(osp.join(args.work_dir, name, f'seed{seed}'))
     if done is None or not osp.isfile(done['checkpoint']):
         raise FileNotFoundError(
-            f'no finished {teacher} run for seed {seed} in {args.work_dir}: '
-            f'run `--only {teacher} --seed {seed}` first, or pass '
-            '--teacher-ckpt')
+            f'no finished {name} run for seed {seed} in {args.work_dir}: '
+            f'run `--only {name} --seed {seed}` first' +
+            (f', or pass {alternative}' if alternative else ''))
     return done['checkpoint']
 
 
@@ -214,6 +225,8 @@ def train_one(args, name: str, seed: int) -> dict:
         return done
     cfg = build_cfg(args, name, seed, work_dir)
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    if cfg.resume:
+        cfg.load_from = None  # resume from the run's own checkpoint
 
     class Recorder(Hook):
         priority = 'LOWEST'
