@@ -5,7 +5,9 @@ generate data (if missing) -> proposals (if missing) -> the student network
 trained at the teacher's resolution (the upper reference, and the teacher's
 backbone pretraining) -> teacher (WSDDN, backbone from that classifier) ->
 student baseline (no distillation) -> distillation stage 1 (feature level)
--> stage 2 (prediction level + labels) -> student export; then one table:
+-> stage 2 (prediction level + labels; with ``--cached-soft-targets`` the
+teacher's soft targets are computed once per image first) -> student
+export; then one table:
 student without distillation, student at the teacher's resolution, teacher,
 distilled student, and the share of the resolution gap distillation
 recovered.
@@ -37,7 +39,7 @@ from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmkdwsd.utils.fileio import atomic_dump_json, atomic_write_text  # noqa: E402
-from mmkdwsd.apis import export_student  # noqa: E402
+from mmkdwsd.apis import cache_soft_targets, export_student  # noqa: E402
 
 TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py'
 CONFIGS = dict(
@@ -45,7 +47,8 @@ CONFIGS = dict(
     teacher='configs/wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py',
     baseline='configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py',
     stage1=f'configs/kdwsd/kdwsd-stage1_{TAIL}',
-    stage2=f'configs/kdwsd/kdwsd-stage2_{TAIL}')
+    stage2=f'configs/kdwsd/kdwsd-stage2_{TAIL}',
+    stage2_cached=f'configs/kdwsd/kdwsd-stage2-cached_{TAIL}')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 #: Selective-search boxes smaller than this (px, in the 128 px scenes) are
 #: dropped: digits are at least 28 px, and small boxes (digit parts) made
@@ -81,8 +84,16 @@ def parse_args() -> argparse.Namespace:
         '--workers', type=int, default=1, help='dataloader workers')
     parser.add_argument(
         '--proposal-workers', type=int, default=2, help='proposal processes')
+    parser.add_argument(
+        '--cached-soft-targets',
+        action='store_true',
+        help='stage 2 on soft targets the teacher computed once per image '
+        '(tools/cache_soft_targets.py) instead of running it every step; '
+        'its stages are soft_targets/ and stage2-cached/')
     for key, path in CONFIGS.items():
-        parser.add_argument(f'--{key}-config', default=path)
+        parser.add_argument(
+            f'--{key.replace("_", "-")}-config', dest=f'{key}_config',
+            default=path)
     return parser.parse_args()
 
 
@@ -227,6 +238,30 @@ def train_stage(name: str, cfg: Config) -> dict:
     return dict(done, status='trained')
 
 
+def soft_target_stage(cfg: Config, work_dir: str) -> dict:
+    """Cache the frozen teacher's soft targets of the train split (the
+    tool resumes from its partial file after an interruption)."""
+    done = read_done(work_dir)
+    if done is not None:
+        return dict(done, status='done earlier')
+    start = time.perf_counter()
+    out = osp.join(work_dir, 'train.pkl')
+    print(f'[soft_targets] caching the teacher\'s soft targets in {out}',
+          flush=True)
+    cache_soft_targets(
+        cfg,
+        out,
+        device='cuda' if torch.cuda.is_available() else 'cpu',
+        num_workers=cfg.train_dataloader.num_workers,
+        progress=False)
+    done = dict(
+        checkpoint=out,
+        metrics={},
+        seconds=round(time.perf_counter() - start, 1))
+    atomic_dump_json(done, osp.join(work_dir, DONE))
+    return dict(done, status='computed')
+
+
 def export_stage(cfg: Config, ckpt: str, work_dir: str) -> dict:
     done = read_done(work_dir)
     if done is not None:
@@ -323,22 +358,36 @@ def main() -> None:
         'stage1',
         load_cfg(args.stage1_config, stage_dir('stage1'), args, teacher_opts))
     results['stage1'] = stage1
-    stage2_cfg = load_cfg(
-        args.stage2_config, stage_dir('stage2'), args,
-        dict(teacher_opts,
-             **{'model.student.init_cfg.checkpoint': stage1['checkpoint']}))
+    stage2_opts = dict(
+        teacher_opts,
+        **{'model.student.init_cfg.checkpoint': stage1['checkpoint']})
+    if args.cached_soft_targets:
+        stage2_cfg = load_cfg(args.stage2_cached_config,
+                              stage_dir('stage2-cached'), args, stage2_opts)
+        results['soft_targets'] = soft_target_stage(
+            stage2_cfg, stage_dir('soft_targets'))
+        stage2_cfg.train_dataloader.dataset.soft_target_file = \
+            results['soft_targets']['checkpoint']
+    else:
+        stage2_cfg = load_cfg(args.stage2_config, stage_dir('stage2'), args,
+                              stage2_opts)
     results['stage2'] = train_stage('stage2', stage2_cfg)
-    results['export'] = export_stage(stage2_cfg,
-                                     results['stage2']['checkpoint'],
-                                     stage_dir('export'))
+    results['export'] = export_stage(
+        stage2_cfg, results['stage2']['checkpoint'],
+        stage_dir('export-cached' if args.cached_soft_targets else 'export'))
 
     table = results_table(results, args)
     total = sum(r.get('seconds') or 0 for r in results.values())
-    text = (f'# KD-WSD on MultiDigits ({args.preset})\n\n{table}\n\n'
+    variant = ', stage 2 on cached soft targets' \
+        if args.cached_soft_targets else ''
+    text = (f'# KD-WSD on MultiDigits ({args.preset}{variant})\n\n'
+            f'{table}\n\n'
             f'Total time of the stages (as recorded when each ran): '
             f'{total:.0f} s. Exported student: '
             f'{results["export"]["checkpoint"]}\n')
-    atomic_write_text(osp.join(args.work_dir, 'results.md'), text)
+    atomic_write_text(
+        osp.join(args.work_dir, 'results-cached.md'
+                 if args.cached_soft_targets else 'results.md'), text)
     print('\n' + text, flush=True)
 
 

@@ -1,4 +1,5 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 from .export import export_student
+from .soft_targets import cache_soft_targets
 
-__all__ = ['export_student']
+__all__ = ['export_student', 'cache_soft_targets']

@@ -4,11 +4,14 @@ from .coco_multilabel import CocoMultiLabelDataset
 from .nuswide import NUSWideDataset
 from .proposals import (ProposalError, attach_proposals, check_proposals,
                         load_proposal_file, proposal_key)
+from .soft_targets import (SoftTargetError, attach_soft_targets,
+                           load_soft_target_file)
 from .transforms import *  # noqa: F401,F403
 from .voc_multilabel import VOCMultiLabelDataset
 
 __all__ = [
     'BaseMultiLabelDataset', 'CocoMultiLabelDataset', 'NUSWideDataset',
     'VOCMultiLabelDataset', 'ProposalError', 'attach_proposals',
-    'check_proposals', 'load_proposal_file', 'proposal_key'
+    'check_proposals', 'load_proposal_file', 'proposal_key',
+    'SoftTargetError', 'attach_soft_targets', 'load_soft_target_file'
 ]

@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.utils import is_abs
 
 from .proposals import attach_proposals
+from .soft_targets import attach_soft_targets
 
 
 def make_label(indices: Iterable[int]) -> np.ndarray:
@@ -36,6 +37,9 @@ class BaseMultiLabelDataset(BaseDataset):
             instead of raising. Defaults to False.
         filter_empty (bool): Drop images without positive labels.
             Defaults to False (kept with an empty label set).
+        soft_target_file (str, optional): Cached teacher soft targets (see
+            :mod:`mmkdwsd.datasets.soft_targets`), relative to ``data_root``
+            unless absolute. Defaults to None.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -45,8 +49,10 @@ class BaseMultiLabelDataset(BaseDataset):
                  proposal_tolerance: float = 2.0,
                  allow_empty_proposals: bool = False,
                  filter_empty: bool = False,
+                 soft_target_file: Optional[str] = None,
                  **kwargs) -> None:
         self.proposal_file = proposal_file
+        self.soft_target_file = soft_target_file
         self.proposal_tolerance = proposal_tolerance
         self.allow_empty_proposals = allow_empty_proposals
         self.filter_empty = filter_empty
@@ -55,9 +61,10 @@ class BaseMultiLabelDataset(BaseDataset):
     def _join_prefix(self) -> None:
         """Join ``data_root`` with the annotation, image and proposal paths."""
         super()._join_prefix()
-        if self.proposal_file and not is_abs(self.proposal_file) \
-                and self.data_root:
-            self.proposal_file = join_path(self.data_root, self.proposal_file)
+        for attr in ('proposal_file', 'soft_target_file'):
+            path = getattr(self, attr)
+            if path and not is_abs(path) and self.data_root:
+                setattr(self, attr, join_path(self.data_root, path))
 
     def load_items(self) -> List[dict]:
         """Parse the annotations into ``data_info`` dicts (no proposals).
@@ -68,7 +75,8 @@ class BaseMultiLabelDataset(BaseDataset):
         raise NotImplementedError
 
     def load_data_list(self) -> List[dict]:
-        """Load items, check their labels and attach proposals.
+        """Load items, check their labels, attach proposals and cached
+        soft targets.
 
         Returns:
             list[dict]: One ``data_info`` per image.
@@ -79,6 +87,13 @@ class BaseMultiLabelDataset(BaseDataset):
             attach_proposals(data_list, self.proposal_file,
                              self.proposal_tolerance,
                              self.allow_empty_proposals)
+        if self.soft_target_file:
+            meta = attach_soft_targets(data_list, self.soft_target_file,
+                                       len(self._metainfo['classes']))
+            print_log(
+                f'{type(self).__name__}: cached soft targets from '
+                f'{self.soft_target_file} ({meta})',
+                logger='current')
         return data_list
 
     def _check_labels(self, data_list: List[dict]) -> None:

@@ -79,7 +79,9 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
                 ('train', 'teacher forward (frozen, no grad)'),
                 ('train', 'distillation stage 1 step (feature level)'),
                 ('train', 'distillation stage 2 step (prediction level + '
-                 'labels)'), ('roialign', 'mmcv RoIAlign, forward'),
+                 'labels)'),
+                ('train', 'distillation stage 2 step, cached soft targets'),
+                ('roialign', 'mmcv RoIAlign, forward'),
                 ('roialign', 'torchvision roi_align, forward'),
                 ('flops', 'student inference FLOP rate'),
                 ('data', 'data / fastest training throughput')]:

@@ -121,3 +121,24 @@ def test_each_stage_gets_its_own_visualizer(tool, tmp_path, repo_root):
         for stage in ('reference', 'baseline', 'baseline')
     }
     assert len(names) == 3
+
+
+def test_soft_target_stage_runs_once(tool, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_cache(cfg, out, **kwargs):
+        calls.append(out)
+        with open(out, 'wb') as f:
+            f.write(b'targets')
+
+    monkeypatch.setattr(tool, 'cache_soft_targets', fake_cache)
+    cfg = Config(dict(train_dataloader=dict(num_workers=0)))
+    work_dir = str(tmp_path / 'soft_targets')
+    os.makedirs(work_dir)
+    first = tool.soft_target_stage(cfg, work_dir)
+    assert first['status'] == 'computed'
+    assert calls == [osp.join(work_dir, 'train.pkl')]
+    assert first['checkpoint'] == calls[0]
+    # finished: the teacher is not run again
+    again = tool.soft_target_stage(cfg, work_dir)
+    assert again['status'] == 'done earlier' and len(calls) == 1

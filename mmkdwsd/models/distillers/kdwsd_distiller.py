@@ -54,7 +54,12 @@ class KDWSDDistiller(BaseModel):
             ``num_sampled``, ``loss``). Defaults to None (off).
         pred_distill (dict, optional): Prediction-level settings:
             ``cls_temperature``, ``det_temperature``, ``student_temperature``,
-            ``learnable_scale``, ``loss``. Defaults to None (off).
+            ``learnable_scale``, ``loss``, and ``soft_targets``: 'online'
+            (the teacher runs on every batch's teacher view, the official
+            release) or 'cached' (each student sample carries the
+            ``soft_target`` that ``tools/cache_soft_targets.py`` computed
+            once per image; the teacher does not run in training, and the
+            batch may be the student view alone). Defaults to None (off).
         num_classes (int, optional): The dataset's class count, checked
             against both models. Defaults to None.
         eval_teacher (bool): Whether ``predict`` also reports the teacher's
@@ -67,11 +72,14 @@ class KDWSDDistiller(BaseModel):
     .. code:: text
 
         loss(): get_teacher_outputs() -> teacher.predict_regions()
+                                          (skipped: cached soft targets
+                                           and no feature level)
                 extract_student()      -> backbone -> neck -> head (once)
                 loss_by_gt_labels()    -> student.loss_cls
                 loss_feat()            -> region_distiller()
                                        -> distill.loss_feat
-                loss_pred()            -> get_soft_targets()
+                loss_pred()            -> get_soft_targets() or the
+                                          samples' cached soft_target
                                        -> distill.loss_pred
         predict(): student.predict() (+ teacher img_scores)
     """
@@ -112,6 +120,12 @@ class KDWSDDistiller(BaseModel):
             self.region_distiller = MODELS.build(
                 dict(type='RegionDistiller', **feat_distill))
         if pred_distill is not None:
+            if pred_distill.get('soft_targets',
+                                'online') not in ('online', 'cached'):
+                raise ValueError(
+                    "KDWSDDistiller: pred_distill.soft_targets must be "
+                    "'online' or 'cached', got "
+                    f"{pred_distill['soft_targets']!r}")
             scale = 1. / pred_distill.get('student_temperature', 5.)
             self.kd_logit_scale = nn.Parameter(
                 torch.full((self.num_classes, ), scale),
@@ -120,9 +134,27 @@ class KDWSDDistiller(BaseModel):
                 pred_distill.get('loss', dict(type='MultiLabelKDLoss')))
 
     # ---------------------------------------------------------------- setup
-    @staticmethod
-    def _teacher_model_cfg(teacher_cfg: Union[str, dict]) -> dict:
+    @classmethod
+    def _teacher_model_cfg(cls, teacher_cfg: Union[str, dict]) -> dict:
         """The teacher's model dict from its config file or dict."""
+        teacher_cfg = cls.load_teacher_config(teacher_cfg)
+        if 'model' in teacher_cfg:
+            teacher_cfg = teacher_cfg['model']
+        return ConfigDict(teacher_cfg)
+
+    @staticmethod
+    def load_teacher_config(teacher_cfg: Union[str, dict]) -> dict:
+        """The teacher's whole config (a dict is returned as it is).
+
+        Args:
+            teacher_cfg (str | dict): The teacher's config file: absolute,
+                relative to the working directory, or relative to the
+                package's ``.mim/`` copy of ``configs/`` (what ``mim`` runs
+                from elsewhere); or a config dict.
+
+        Returns:
+            Config | dict: The loaded config.
+        """
         if isinstance(teacher_cfg, str):
             # relative to the working directory, else to the configs shipped
             # in the installed package (what `mim train` runs from elsewhere)
@@ -138,9 +170,7 @@ class KDWSDDistiller(BaseModel):
                     'not exist (relative paths are looked up in the working '
                     'directory, then in the package\'s .mim/ configs)')
             teacher_cfg = Config.fromfile(path)
-        if 'model' in teacher_cfg:
-            teacher_cfg = teacher_cfg['model']
-        return ConfigDict(teacher_cfg)
+        return teacher_cfg
 
     @staticmethod
     def _kd_preprocessor_cfg(cfg: OptConfigType, teacher: dict,
@@ -298,34 +328,95 @@ class KDWSDDistiller(BaseModel):
         return self.teacher.predict_regions(inputs, data_samples)
 
     # ----------------------------------------------------------------- loss
-    def loss(self, inputs: Dict[str, Tensor],
-             data_samples: Dict[str, list]) -> Dict[str, Tensor]:
-        """Supervised and distillation losses of one two-view batch.
+    def loss(self, inputs: Union[Dict[str, Tensor], Tensor],
+             data_samples: Union[Dict[str, list], list]) -> Dict[str, Tensor]:
+        """Supervised and distillation losses of one batch.
 
         Args:
-            inputs (dict): ``teacher`` (N, 3, H, W) and ``student``
-                (N, 3, h, w) views.
-            data_samples (dict): ``teacher`` DetDataSamples (proposals) and
-                ``student`` DataSamples (``gt_label``).
+            inputs (dict | Tensor): ``teacher`` (N, 3, H, W) and ``student``
+                (N, 3, h, w) views; or the student view alone when the
+                teacher does not run in training (cached soft targets, no
+                feature level).
+            data_samples (dict | list): ``teacher`` DetDataSamples
+                (proposals) and ``student`` DataSamples (``gt_label``,
+                ``soft_target`` when cached); or the student samples alone.
 
         Returns:
             dict[str, Tensor]: ``student.loss_cls``, ``distill.loss_feat``,
             ``distill.loss_pred`` (those enabled).
         """
-        student_samples = data_samples['student']
-        teacher_out = self.get_teacher_outputs(inputs['teacher'],
-                                               data_samples['teacher'])
-        feat_map, logits = self.extract_student(inputs['student'])
+        student_inputs, student_samples = self._branch(
+            inputs, data_samples, 'student')
+        teacher_out, teacher_samples = None, None
+        if self.needs_teacher_in_loss:
+            teacher_inputs, teacher_samples = self._branch(
+                inputs, data_samples, 'teacher')
+            if teacher_inputs is None:
+                raise ValueError(
+                    'KDWSDDistiller: this batch has no teacher view, which '
+                    'the feature level and online soft targets need: use a '
+                    "two-view (mmdet.MultiBranch) train pipeline, or "
+                    "pred_distill.soft_targets='cached' without feat_distill")
+            teacher_out = self.get_teacher_outputs(teacher_inputs,
+                                                   teacher_samples)
+        feat_map, logits = self.extract_student(student_inputs)
         losses = dict()
         if self.sup_weight > 0:
             losses.update(self.loss_by_gt_labels(logits, student_samples))
         if self.feat_cfg is not None:
             losses.update(
-                self.loss_feat(feat_map, inputs['student'], teacher_out,
-                               data_samples['teacher'], student_samples))
+                self.loss_feat(feat_map, student_inputs, teacher_out,
+                               teacher_samples, student_samples))
         if self.pred_cfg is not None:
-            losses.update(self.loss_pred(logits, teacher_out))
+            targets = self.cached_soft_targets(student_samples, logits) \
+                if self.cached_targets else self.get_soft_targets(
+                    teacher_out)
+            losses.update(self.loss_pred(logits, targets))
         return losses
+
+    @property
+    def cached_targets(self) -> bool:
+        """Whether soft targets come with the data (``'cached'``)."""
+        return self.pred_cfg is not None and self.pred_cfg.get(
+            'soft_targets', 'online') == 'cached'
+
+    @property
+    def needs_teacher_in_loss(self) -> bool:
+        """Whether a training step runs the teacher."""
+        return self.feat_cfg is not None or (self.pred_cfg is not None
+                                             and not self.cached_targets)
+
+    @staticmethod
+    def cached_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
+        """The cached soft targets of a batch, stacked.
+
+        Args:
+            data_samples (list[DataSample]): Student samples, each with a
+                ``soft_target`` of shape (K,).
+            logits (Tensor): Student logits (N, K), for device and dtype.
+
+        Returns:
+            Tensor: Soft targets, shape (N, K).
+        """
+        missing = [
+            i for i, s in enumerate(data_samples) if 'soft_target' not in s
+        ]
+        if missing:
+            raise KeyError(
+                f'KDWSDDistiller: student sample(s) {missing} of this batch '
+                "carry no 'soft_target', which pred_distill.soft_targets="
+                "'cached' needs: compute them with tools/cache_soft_targets"
+                '.py, set soft_target_file in the train dataset and pack '
+                "them with mmpretrain.PackInputs(algorithm_keys=["
+                "'soft_target'])")
+        targets = torch.stack(
+            [torch.as_tensor(s.soft_target) for s in data_samples])
+        if targets.shape != logits.shape:
+            raise ValueError(
+                f'KDWSDDistiller: cached soft targets have shape '
+                f'{tuple(targets.shape)}, the student logits '
+                f'{tuple(logits.shape)}')
+        return targets.to(device=logits.device, dtype=torch.float32)
 
     def loss_by_gt_labels(self, logits: Tensor,
                           data_samples: list) -> Dict[str, Tensor]:
@@ -382,19 +473,19 @@ class KDWSDDistiller(BaseModel):
         return s_w / t_w, s_h / t_h
 
     def loss_pred(self, logits: Tensor,
-                  teacher_out: dict) -> Dict[str, Tensor]:
+                  targets: Tensor) -> Dict[str, Tensor]:
         """Prediction-level distillation against the teacher's soft targets.
 
         Args:
             logits (Tensor): Student logits ``z``, shape (N, K).
-            teacher_out (dict): :meth:`get_teacher_outputs` results.
+            targets (Tensor): Teacher soft targets ``p'`` (N, K), from
+                :meth:`get_soft_targets` or the cache.
 
         Returns:
             dict[str, Tensor]: ``distill.loss_pred``. The mean of ``a`` is
             logged as ``distill.kd_scale`` through the message hub (not a
             loss term).
         """
-        targets = self.get_soft_targets(teacher_out)
         loss = self.loss_pred_module(logits * self.kd_logit_scale, targets)
         MessageHub.get_current_instance().update_scalar(
             'train/distill.kd_scale',

@@ -135,6 +135,63 @@ class TestKDWSDDistiller(TestCase):
             torch.allclose(model.kd_logit_scale,
                            torch.full((NUM_CLASSES, ), 0.2)))
 
+    def test_cached_soft_targets(self):
+        online = self.build(feat_distill=None)
+        cached = self.build(
+            feat_distill=None, pred_distill=dict(PRED, soft_targets='cached'))
+        cached.student.load_state_dict(online.student.state_dict())
+        self.assertFalse(cached.needs_teacher_in_loss)
+        self.assertTrue(online.needs_teacher_in_loss)
+        data = self.preprocess(online)
+        inputs, samples = data['inputs'], data['data_samples']
+        targets = online.get_soft_targets(
+            online.get_teacher_outputs(inputs['teacher'], samples['teacher']))
+        # the student view alone, each sample carrying its cached targets
+        student_samples = copy.deepcopy(samples['student'])
+        for sample, target in zip(student_samples, targets):
+            sample.set_field(target.numpy(), 'soft_target')
+
+        def no_teacher(*args, **kwargs):
+            raise AssertionError('the teacher ran')
+
+        cached.teacher.predict_regions = no_teacher
+        losses = cached(inputs['student'], student_samples, mode='loss')
+        self.assertEqual(
+            set(losses), {'student.loss_cls', 'distill.loss_pred'})
+        # the same losses as the online teacher on the same view
+        expected = online(**data, mode='loss')
+        for key, value in expected.items():
+            torch.testing.assert_close(losses[key], value)
+        # and the gradient flows into the student and the scale `a`
+        losses['distill.loss_pred'].backward()
+        self.assertIsNotNone(cached.kd_logit_scale.grad)
+        self.assertIsNotNone(cached.student.head.fc.weight.grad)
+
+    def test_cached_soft_targets_errors(self):
+        cached = self.build(
+            feat_distill=None, pred_distill=dict(PRED, soft_targets='cached'))
+        data = self.preprocess(cached)
+        student = data['inputs']['student']
+        samples = data['data_samples']['student']
+        with self.assertRaisesRegex(
+                KeyError, r"student sample\(s\) \[0, 1\] of this batch carry "
+                r"no 'soft_target'.*tools/cache_soft_targets.py"):
+            cached(student, samples, mode='loss')
+        samples[0].set_field(torch.zeros(NUM_CLASSES + 1), 'soft_target')
+        samples[1].set_field(torch.zeros(NUM_CLASSES + 1), 'soft_target')
+        with self.assertRaisesRegex(
+                ValueError, r'cached soft targets have shape \(2, 5\), the '
+                r'student logits \(2, 4\)'):
+            cached(student, samples, mode='loss')
+        # the feature level needs the teacher view, cached or not
+        both = self.build(pred_distill=dict(PRED, soft_targets='cached'))
+        with self.assertRaisesRegex(ValueError, 'this batch has no teacher '
+                                    'view'):
+            both(student, samples, mode='loss')
+        with self.assertRaisesRegex(ValueError, "soft_targets must be "
+                                    "'online' or 'cached', got 'offline'"):
+            self.build(pred_distill=dict(PRED, soft_targets='offline'))
+
     def test_class_mismatch(self):
         with self.assertRaisesRegex(
                 ValueError, r'class counts differ: teacher 4, student 5'):

@@ -1,0 +1,217 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Compute and cache a frozen teacher's soft targets for a dataset split.
+
+Used by ``tools/cache_soft_targets.py``; the file format is described in
+:mod:`mmkdwsd.datasets.soft_targets`.
+"""
+import copy
+import os
+import os.path as osp
+import time
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from mmkdwsd.datasets.soft_targets import (SoftTargetError,
+                                           load_soft_target_file,
+                                           soft_target_key)
+from mmkdwsd.registry import DATASETS, MODELS
+from mmkdwsd.utils.fileio import atomic_dump_pickle
+
+
+def teacher_view_pipeline(distiller_cfg: dict) -> list:
+    """The teacher's own test pipeline, without loading true boxes.
+
+    Args:
+        distiller_cfg (dict): The distiller's ``model`` config.
+
+    Returns:
+        list[dict]: Load image and proposals, fixed resize, pack.
+    """
+    from mmkdwsd.models.distillers import KDWSDDistiller
+    teacher_cfg = distiller_cfg['teacher_cfg']
+    full = KDWSDDistiller.load_teacher_config(teacher_cfg)
+    pipeline = full.get('test_pipeline')
+    if pipeline is None:
+        where = f'"{teacher_cfg}"' if isinstance(teacher_cfg, str) \
+            else 'model.teacher_cfg'
+        raise KeyError(
+            f'cache_soft_targets: the teacher config {where} has no '
+            'top-level test_pipeline (the teacher view the soft targets '
+            'are computed on): point model.teacher_cfg at the teacher\'s '
+            'training config file')
+    return [
+        copy.deepcopy(t) for t in pipeline
+        if t['type'] not in ('mmdet.LoadAnnotations', 'LoadAnnotations')
+    ]
+
+
+def _split_dataset_cfg(cfg: Config, split: str,
+                       proposal_file: Optional[str]) -> dict:
+    """The split's dataset config with the teacher view pipeline."""
+    dataset = copy.deepcopy(cfg[f'{split}_dataloader']['dataset'])
+    while 'dataset' in dataset:  # unwrap RepeatDataset & co.
+        dataset = dataset['dataset']
+    proposal_file = proposal_file or dataset.get('proposal_file') or \
+        cfg.get(f'{split}_proposal_file')
+    if not proposal_file:
+        raise ValueError(
+            f'cache_soft_targets: no proposal file for the {split} split: '
+            f'the config sets neither {split}_dataloader.dataset.'
+            f'proposal_file nor {split}_proposal_file; pass --proposal-file')
+    dataset.update(
+        proposal_file=proposal_file,
+        soft_target_file=None,
+        pipeline=teacher_view_pipeline(cfg.model))
+    return dataset
+
+
+def _meta(cfg: Config, model, split: str, num_classes: int) -> dict:
+    pred = model.pred_cfg or {}
+    teacher_cfg = cfg.model['teacher_cfg']
+    return dict(
+        num_classes=num_classes,
+        cls_temperature=float(pred.get('cls_temperature', 0.5)),
+        det_temperature=float(pred.get('det_temperature', 0.5)),
+        teacher_cfg=teacher_cfg if isinstance(teacher_cfg, str) else 'dict',
+        teacher_ckpt=cfg.model.get('teacher_ckpt'),
+        split=split)
+
+
+def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
+    """The ``soft_target_file`` a config's split reads, if it sets one."""
+    dataset = cfg[f'{split}_dataloader']['dataset']
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    path = dataset.get('soft_target_file')
+    if path and not osp.isabs(path) and dataset.get('data_root'):
+        path = osp.join(dataset['data_root'], path)
+    return path
+
+
+@torch.no_grad()
+def cache_soft_targets(cfg: Config,
+                       out: str,
+                       split: str = 'train',
+                       proposal_file: Optional[str] = None,
+                       device: str = 'cpu',
+                       batch_size: int = 8,
+                       num_workers: int = 2,
+                       save_every: int = 50,
+                       progress: bool = True) -> dict:
+    """Run the frozen teacher over a split and save its soft targets.
+
+    The distiller of ``cfg`` is built as in training (teacher config,
+    strict teacher checkpoint load, preprocessors); each image goes through
+    the teacher's own test pipeline (fixed size, no flip) and
+    ``KDWSDDistiller.get_soft_targets`` (the configured temperatures).
+    Progress is saved atomically to ``OUT.partial`` every ``save_every``
+    batches; a rerun with the same settings continues from it. The final
+    file is written atomically, then the partial file is removed.
+
+    Args:
+        cfg (Config): A distillation config (``model.type`` is
+            ``KDWSDDistiller``, with ``teacher_ckpt``).
+        out (str): Output pickle.
+        split (str): Which dataloader's dataset. Defaults to 'train'.
+        proposal_file (str, optional): Overrides the split's proposals.
+        device (str): Torch device. Defaults to 'cpu'.
+        batch_size (int): Images per teacher forward. Defaults to 8.
+        num_workers (int): Dataloader workers. Defaults to 2.
+        save_every (int): Batches between progress saves. Defaults to 50.
+        progress (bool): Show a progress bar. Defaults to True.
+
+    Returns:
+        dict: ``dict(meta=..., targets=...)``, as written.
+    """
+    if cfg.model.get('type') != 'KDWSDDistiller':
+        raise ValueError('cache_soft_targets: the config\'s model must be a '
+                         f'KDWSDDistiller, got {cfg.model.get("type")!r}')
+    if not cfg.model.get('teacher_ckpt'):
+        raise ValueError(
+            'cache_soft_targets: model.teacher_ckpt is not set: soft targets '
+            'of an untrained teacher are meaningless (--cfg-options '
+            'model.teacher_ckpt=PATH)')
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg['pred_distill'] = dict(model_cfg.get('pred_distill') or {})
+    model = MODELS.build(model_cfg).to(device).eval()
+    dataset = DATASETS.build(_split_dataset_cfg(cfg, split, proposal_file))
+    meta = _meta(cfg, model, split, len(dataset.metainfo['classes']))
+
+    partial = out + '.partial'
+    targets = {}
+    if osp.exists(partial):
+        old = load_soft_target_file(partial)
+        if old['meta'] != meta:
+            raise SoftTargetError(
+                f'{partial} holds work from other settings ({old["meta"]}, '
+                f'now {meta}); delete it to start over.')
+        targets = old['targets']
+        print_log(f'cache_soft_targets: continuing from {partial} '
+                  f'({len(targets)} of {len(dataset)} images done)',
+                  logger='current')
+    todo = [
+        i for i in range(len(dataset)) if soft_target_key(
+            dataset.get_data_info(i)['img_path']) not in targets
+    ]
+    loader = Runner.build_dataloader(
+        dict(
+            batch_size=batch_size,
+            num_workers=num_workers,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            dataset=torch.utils.data.Subset(dataset, todo)))
+    from tqdm import tqdm
+    bar = tqdm(
+        total=len(dataset),
+        initial=len(dataset) - len(todo),
+        unit='img',
+        disable=not progress)
+    start, done = time.perf_counter(), 0
+    try:
+        for i, batch in enumerate(loader):
+            data = model.data_preprocessor(
+                dict(
+                    inputs=dict(teacher=batch['inputs']),
+                    data_samples=dict(teacher=batch['data_samples'])),
+                False)
+            samples = data['data_samples']['teacher']
+            soft = model.get_soft_targets(
+                model.get_teacher_outputs(data['inputs']['teacher'],
+                                          samples))
+            for sample, target in zip(samples, soft.cpu().numpy()):
+                targets[soft_target_key(sample.img_path)] = target
+            done += len(samples)
+            bar.update(len(samples))
+            if (i + 1) % save_every == 0:
+                atomic_dump_pickle(dict(meta=meta, targets=targets), partial)
+    except BaseException:
+        # keep what was computed (a bad image, Ctrl-C): the rerun continues
+        if done:
+            atomic_dump_pickle(dict(meta=meta, targets=targets), partial)
+            print_log(
+                f'cache_soft_targets: stopped; {len(targets)} images saved '
+                f'in {partial}, rerun to continue',
+                logger='current',
+                level=30)
+        raise
+    finally:
+        bar.close()
+    missing = len(dataset) - len(targets)
+    if missing:
+        raise SoftTargetError(
+            f'cache_soft_targets: {missing} image(s) of the {split} split '
+            f'got no soft targets; partial results are kept in {partial}')
+    result = dict(meta=meta, targets=targets)
+    atomic_dump_pickle(result, out)
+    if osp.exists(partial):
+        os.remove(partial)
+    seconds = time.perf_counter() - start
+    print_log(
+        f'cache_soft_targets: {len(targets)} images -> {out} ({done} '
+        f'computed in {seconds:.1f} s, {done / max(seconds, 1e-9):.1f} '
+        'img/s)',
+        logger='current')
+    return result

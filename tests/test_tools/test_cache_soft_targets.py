@@ -1,0 +1,228 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""tools/cache_soft_targets.py on a tiny real MultiDigits set with the real
+WSDDN teacher: the cached targets are the teacher's (independent of the
+batch size, equal to its image scores at t = 1), a run stopped by a bad
+image keeps its work and continues, and stage 2 trains on the cache."""
+import contextlib
+import glob
+import json
+import logging
+import os.path as osp
+import re
+import shutil
+import subprocess
+import sys
+
+import mmengine
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import MMLogger
+
+from mmkdwsd.apis import cache_soft_targets
+from mmkdwsd.datasets.transforms.loading import ImageReadError
+from mmkdwsd.registry import MODELS
+from tests.conftest import data_overrides
+
+CFG = ('configs/kdwsd/kdwsd-stage2-cached_wsddn-resnet18-tiny_'
+       'resnet18-tiny_1xb8-12e_multidigits-32px.py')
+TEACHER_CFG = 'configs/wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py'
+SOFT = 'soft_targets/wsddn-resnet18-tiny_t0.5_train.pkl'
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory, repo_root):
+    """A WSDDN teacher checkpoint (seeded weights: the values do not matter,
+    only that every path computes with the same teacher)."""
+    torch.manual_seed(0)
+    teacher = MODELS.build(
+        Config.fromfile(osp.join(repo_root, TEACHER_CFG)).model)
+    path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
+    torch.save(dict(state_dict=teacher.state_dict()), path)
+    return path
+
+
+def _cfg(repo_root, data_root, teacher_ckpt, **pred):
+    cfg = Config.fromfile(osp.join(repo_root, CFG))
+    cfg.model.teacher_cfg = osp.join(repo_root, TEACHER_CFG)
+    cfg.model.teacher_ckpt = teacher_ckpt
+    cfg.model.pred_distill.update(pred)
+    cfg.train_dataloader.dataset.data_root = data_root + '/'
+    return cfg
+
+
+def test_tool_matches_api_and_teacher(repo_root, tiny_multidigits,
+                                      teacher_ckpt, tmp_path):
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_multidigits, data)
+    proc = subprocess.run([
+        sys.executable, 'tools/cache_soft_targets.py', CFG, '--workers', '2',
+        '--batch-size', '8', '--cfg-options',
+        f'model.teacher_ckpt={teacher_ckpt}',
+        f'train_dataloader.dataset.data_root={data}/'
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = osp.join(data, SOFT)  # the config's soft_target_file
+    assert re.search(r'16 images -> .* \(16 computed in .* img/s\)',
+                     proc.stdout + proc.stderr)
+    assert '16/16' in proc.stderr  # the progress bar
+    saved = mmengine.load(out)
+    assert saved['meta'] == dict(
+        num_classes=10,
+        cls_temperature=0.5,
+        det_temperature=0.5,
+        teacher_cfg=TEACHER_CFG,
+        teacher_ckpt=teacher_ckpt,
+        split='train')
+    targets = saved['targets']
+    assert len(targets) == 16
+    values = np.stack(list(targets.values()))
+    assert values.shape == (16, 10)
+    assert ((values >= 0) & (values <= 1)).all()
+    assert values.std(axis=0).max() > 0  # image-dependent
+    # a second run leaves the file alone
+    again = subprocess.run(
+        [sys.executable, 'tools/cache_soft_targets.py', CFG, '--out', out],
+        cwd=repo_root,
+        capture_output=True,
+        text=True)
+    assert 'exists; nothing to do' in again.stdout
+
+    # in-process, one image per batch: the same targets
+    cfg = _cfg(repo_root, data, teacher_ckpt)
+    one = cache_soft_targets(
+        cfg, str(tmp_path / 'one.pkl'), batch_size=1, num_workers=0,
+        progress=False)['targets']
+    assert one.keys() == targets.keys()
+    for key in targets:
+        np.testing.assert_allclose(one[key], targets[key], atol=1e-6)
+
+    # at t = 1 they are the teacher's own image scores (WSDDN.predict on its
+    # test pipeline, built here independently of the tool)
+    t1 = cache_soft_targets(
+        _cfg(repo_root, data, teacher_ckpt, cls_temperature=1.0,
+             det_temperature=1.0),
+        str(tmp_path / 't1.pkl'),
+        num_workers=0,
+        progress=False)['targets']
+    teacher_cfg = Config.fromfile(osp.join(repo_root, TEACHER_CFG))
+    teacher = MODELS.build(teacher_cfg.model)
+    teacher.load_state_dict(torch.load(teacher_ckpt)['state_dict'])
+    teacher.eval()
+    pipeline = Compose([
+        t for t in teacher_cfg.test_pipeline
+        if t['type'] != 'mmdet.LoadAnnotations'
+    ])
+    proposals = mmengine.load(osp.join(data, 'proposals', 'ss_train.pkl'))
+    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
+        images = json.load(f)['images'][:3]
+    items = [
+        pipeline(
+            dict(
+                img_path=osp.join(data, 'train', img['file_name']),
+                img_id=img['id'],
+                proposals=proposals['train/' + img['file_name']]))
+        for img in images
+    ]
+    with torch.no_grad():
+        preds = teacher.test_step(pseudo_collate(items))
+    for img, pred in zip(images, preds):
+        np.testing.assert_allclose(
+            t1['train/' + img['file_name']],
+            pred.pred_score.numpy(),
+            atol=1e-5)
+
+
+@contextlib.contextmanager
+def _log_messages():
+    """Collect what mmengine's current logger logs inside the block."""
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_bad_image_keeps_work_and_resumes(repo_root, tiny_multidigits,
+                                          teacher_ckpt, tmp_path):
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_multidigits, data)
+    cfg = _cfg(repo_root, data, teacher_ckpt)
+    out = str(tmp_path / 'soft.pkl')
+    bad = sorted(glob.glob(osp.join(data, 'train', '*')))[13]
+    original = open(bad, 'rb').read()
+    with open(bad, 'wb') as f:
+        f.write(b'not an image')
+    with pytest.raises(ImageReadError, match=re.escape(bad)):
+        cache_soft_targets(
+            cfg, out, batch_size=4, num_workers=0, save_every=1,
+            progress=False)
+    assert not osp.exists(out)
+    partial = mmengine.load(out + '.partial', file_format='pkl')
+    assert len(partial['targets']) == 12  # three full batches of four
+    with open(bad, 'wb') as f:
+        f.write(original)
+    with _log_messages() as messages:
+        resumed = cache_soft_targets(
+            cfg, out, batch_size=4, num_workers=0, progress=False)
+    assert any('(12 of 16 images done)' in m for m in messages), messages
+    assert any('16 images -> ' in m and '(4 computed in' in m
+               for m in messages), messages
+    assert not osp.exists(out + '.partial')
+    fresh = cache_soft_targets(
+        cfg, str(tmp_path / 'fresh.pkl'), batch_size=4, num_workers=0,
+        progress=False)
+    assert resumed['targets'].keys() == fresh['targets'].keys()
+    for key, value in fresh['targets'].items():
+        np.testing.assert_allclose(resumed['targets'][key], value, atol=1e-6)
+
+    # a partial file from other settings is refused, not mixed in
+    other = str(tmp_path / 'other.pkl')
+    mmengine.dump(dict(meta=dict(partial['meta'], cls_temperature=1.0),
+                       targets={}), other + '.partial', file_format='pkl')
+    with pytest.raises(ValueError, match=re.escape(
+            f'{other}.partial holds work from other settings')):
+        cache_soft_targets(cfg, other, num_workers=0)
+    with pytest.raises(ValueError, match='model.teacher_ckpt is not set'):
+        cache_soft_targets(_cfg(repo_root, data, None), out)
+
+
+def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
+                                    tmp_path):
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_multidigits, data)
+    cache_soft_targets(
+        _cfg(repo_root, data, teacher_ckpt),
+        osp.join(data, SOFT),
+        num_workers=0,
+        progress=False)
+    work_dir = str(tmp_path / 'work')
+    proc = subprocess.run([
+        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir,
+        '--cfg-options', f'model.teacher_ckpt={teacher_ckpt}',
+        'model.student.init_cfg=None', *data_overrides(data)
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert 'cached soft targets from' in proc.stdout
+    logs = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    with open(logs[0]) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    train = [r for r in rows if 'loss' in r]
+    assert train and {'student.loss_cls', 'distill.loss_pred'} <= set(
+        train[-1])
+    assert 'distill.loss_feat' not in train[-1]
+    val = [r for r in rows if 'student/mAP' in r]
+    assert val and 'teacher/mAP' in val[-1]
