@@ -11,6 +11,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from mmkdwsd.utils.fileio import load_pickle_file
+
 
 class ProposalError(ValueError):
     """Raised when a proposal file does not match the dataset's images."""
@@ -38,16 +40,9 @@ def load_proposal_file(proposal_file: str) -> Dict[str, dict]:
     Returns:
         dict[str, dict]: Proposals keyed by :func:`proposal_key`.
     """
-    import mmengine
-    if not osp.isfile(proposal_file):
-        raise FileNotFoundError(
-            f'Proposal file not found: {proposal_file}. Generate it with '
-            'tools/generate_proposals.py or fix `proposal_file`.')
-    try:
-        proposals = mmengine.load(proposal_file, file_format='pkl')
-    except Exception as e:
-        raise ProposalError(
-            f'Cannot read proposal file {proposal_file}: {e!r}') from e
+    proposals = load_pickle_file(
+        proposal_file, 'Proposal file', 'Generate it with '
+        'tools/generate_proposals.py or fix `proposal_file`.', ProposalError)
     if not isinstance(proposals, dict):
         raise ProposalError(
             f'Proposal file {proposal_file} must hold a dict keyed by '

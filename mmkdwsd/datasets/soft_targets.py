@@ -16,11 +16,11 @@ A soft-target file is a pickle (``mmengine.dump``)::
 
 keyed like proposal files (:func:`mmkdwsd.datasets.proposals.proposal_key`).
 """
-import os.path as osp
 from typing import Dict, Optional
 
 import numpy as np
 
+from mmkdwsd.utils.fileio import load_pickle_file
 from .proposals import proposal_key
 
 soft_target_key = proposal_key
@@ -39,16 +39,10 @@ def load_soft_target_file(filename: str) -> dict:
     Returns:
         dict: ``dict(meta=dict, targets=dict[str, ndarray (K,)])``.
     """
-    import mmengine
-    if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'Soft-target file not found: {filename}. Compute it with '
-            'tools/cache_soft_targets.py CONFIG or fix `soft_target_file`.')
-    try:
-        content = mmengine.load(filename, file_format='pkl')
-    except Exception as e:
-        raise SoftTargetError(
-            f'Cannot read soft-target file {filename}: {e!r}') from e
+    content = load_pickle_file(
+        filename, 'Soft-target file', 'Compute it with '
+        'tools/cache_soft_targets.py CONFIG or fix `soft_target_file`.',
+        SoftTargetError)
     if not (isinstance(content, dict) and isinstance(
             content.get('targets'), dict) and isinstance(
                 content.get('meta'), dict)):

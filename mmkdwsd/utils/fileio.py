@@ -80,3 +80,25 @@ def atomic_dump_pickle(obj: Any, path: str) -> None:
         path (str): Destination file; should end with ``.pkl``.
     """
     atomic_write_bytes(path, pickle.dumps(obj, protocol=4))
+
+
+def load_pickle_file(path: str, what: str, hint: str,
+                     error_cls: type = ValueError) -> Any:
+    """Load a pickle the tools wrote, naming the file in every error.
+
+    Args:
+        path (str): The file.
+        what (str): What it holds, e.g. 'Proposal file'.
+        hint (str): How to make or fix it, appended to "not found".
+        error_cls (type): Raised when the file cannot be read.
+
+    Returns:
+        Any: The unpickled object.
+    """
+    import mmengine
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}. {hint}')
+    try:
+        return mmengine.load(path, file_format='pkl')
+    except Exception as e:
+        raise error_cls(f'Cannot read {what.lower()} {path}: {e!r}') from e

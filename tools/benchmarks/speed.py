@@ -55,7 +55,8 @@ from bench_utils import (env_line, markdown_table, median_time,  # noqa: E402
 
 #: Sizes of the settings. ``paper``: Liu et al.'s teacher and a VGG16
 #: student; ``multidigits``: the benchmark models of configs/benchmarks/;
-#: ``tiny``: CPU smoke test.
+#: ``demo``: the CPU main job's sizes (``make demo``); ``tiny``: CPU smoke
+#: test.
 SETTINGS = dict(
     paper=dict(
         student='configs/_base_/models/vgg16_mlc.py',
@@ -77,6 +78,15 @@ SETTINGS = dict(
         data_config='configs/benchmarks/'
         'kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
         'multidigits-large-128px.py'),
+    demo=dict(
+        student='configs/_base_/models/resnet18-tiny_mlc.py',
+        teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
+        num_classes=10, student_size=32, teacher_size=64, proposals=48,
+        infer_batches=(1, 8), teacher_batch=8, train_batch=8,
+        teacher_train_batch=8, matmul=1024, channels=32, fc=256, roi=4,
+        roialign_batch=8,
+        data_config='configs/kdwsd/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_'
+        '1xb8-12e_multidigits-32px.py'),
     tiny=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
@@ -94,7 +104,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='KD-WSD speed benchmark')
     parser.add_argument('--device', default='cuda')
     parser.add_argument('--setting', default='paper',
-                        choices=['paper', 'multidigits'])
+                        choices=['paper', 'multidigits', 'demo'])
     parser.add_argument('--tiny', action='store_true',
                         help='tiny sizes and repeats (CPU smoke test)')
     parser.add_argument('--out', default='work_dirs/benchmarks/speed')
