@@ -12,10 +12,10 @@ CONFIG is a distillation config whose ``model.teacher_ckpt`` is set (here
 or with ``--cfg-options``); its temperatures are used. The output defaults
 to the ``soft_target_file`` of CONFIG's train dataset. Progress is saved to
 ``OUT.partial``; a killed run restarted with the same command continues.
-Example::
+Example, with CONFIG =
+configs/kdwsd/kdwsd-stage2-cached_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py::
 
-    python tools/cache_soft_targets.py \\
-        configs/kdwsd/kdwsd-stage2-cached_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py \\
+    python tools/cache_soft_targets.py CONFIG \\
         --cfg-options model.teacher_ckpt=work_dirs/demo/teacher/epoch_6.pth
 """
 import argparse

@@ -13,6 +13,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from mmkdwsd.datasets.soft_targets import (SoftTargetError,
@@ -135,6 +136,8 @@ def cache_soft_targets(cfg: Config,
             'cache_soft_targets: model.teacher_ckpt is not set: soft targets '
             'of an untrained teacher are meaningless (--cfg-options '
             'model.teacher_ckpt=PATH)')
+    # build in the config's scope, as a Runner would
+    init_default_scope(cfg.get('default_scope', 'mmkdwsd'))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg['pred_distill'] = dict(model_cfg.get('pred_distill') or {})
     model = MODELS.build(model_cfg).to(device).eval()

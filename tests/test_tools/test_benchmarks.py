@@ -101,9 +101,16 @@ def test_accuracy_tiny(run_script, tmp_path):
     with pytest.raises(FileNotFoundError, match='no finished reference'):
         run_script('accuracy.py', *common, '--work-dir', work, '--only',
                    'teacher_wsddn')
-    run_script('accuracy.py', *common, '--work-dir', work, '--only',
-               'baseline', 'reference', 'teacher_wsddn', 'kd_both', '--seed',
-               '0')
+    with pytest.raises(FileNotFoundError, match='no finished kd_stage1'):
+        run_script('accuracy.py', *common, '--work-dir', work, '--only',
+                   'baseline', 'reference', 'teacher_wsddn', 'kd_staged')
+    out = run_script('accuracy.py', *common, '--work-dir', work, '--only',
+                     'kd_both', 'kd_stage1', 'kd_staged', 'kd_staged_cached',
+                     '--seed', '0')
+    # the cached stage 2 computed its teacher's soft targets once
+    assert 'caching soft targets in' in out
+    assert osp.isfile(osp.join(work, 'teacher_wsddn', 'seed0',
+                               'soft_targets.pkl'))
     with pytest.raises(FileNotFoundError, match='no finished teacher_wsddn'):
         run_script('accuracy.py', *common, '--work-dir',
                    str(tmp_path / 'empty'), '--only', 'kd_feat')
@@ -112,12 +119,21 @@ def test_accuracy_tiny(run_script, tmp_path):
     assert header == ['model', 'seeds', 'mAP', 'CF1', 'OF1', 'CF1 (top-3)',
                       'OF1 (top-3)', 'CorLoc', 'det mAP@0.5']
     by_model = {r['model']: r for r in rows}
+    stage1 = 'student 128 px, KD stage 1 only (feature level, no head)'
+    staged = ('student 128 px, KD staged: feature level, then prediction '
+              'level (WSDDN)')
+    cached = ('student 128 px, KD staged, stage 2 on cached soft targets '
+              '(WSDDN)')
     assert set(by_model) == {
         'student 128 px, no distillation', 'teacher WSDDN 256 px',
         'student 128 px, KD both (WSDDN)',
-        'student 256 px (teacher resolution), no distillation'
+        'student 256 px (teacher resolution), no distillation', stage1,
+        staged, cached
     }
+    assert by_model[stage1]['mAP'] == '-'  # no head trained, no validation
     for row in rows:
+        if row['model'] == stage1:
+            continue
         for col in ('mAP', 'CF1', 'OF1', 'CF1 (top-3)', 'OF1 (top-3)'):
             assert math.isfinite(_number(row[col])), row
     teacher = by_model['teacher WSDDN 256 px']
@@ -125,7 +141,7 @@ def test_accuracy_tiny(run_script, tmp_path):
     assert math.isfinite(_number(teacher['det mAP@0.5']))
     _, gains = _table(out, 'distilled student')
     assert [g['distilled student'] for g in gains] == [
-        'student 128 px, KD both (WSDDN)'
+        'student 128 px, KD both (WSDDN)', staged, cached
     ]
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))

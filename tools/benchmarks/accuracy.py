@@ -12,12 +12,15 @@ the baseline and the share of the resolution gap it recovers
 student at the teacher's resolution).
 
 Experiments: ``baseline``, ``reference``, ``teacher_wsddn``,
-``teacher_oicr``, ``kd_pred``, ``kd_feat``, ``kd_both`` (WSDDN teacher) and
-``kd_both_oicr``. A teacher starts from the finished ``reference`` run of
-the same seed (its backbone, ``load_from``: the stand-in for the paper's
-ImageNet weights, as in ``make demo``), and a distilled student needs its
-teacher of the same seed, both in the same ``--work-dir`` (or
-``--teacher-ckpt``). Proposals smaller than 16 px are dropped (digit parts
+``teacher_oicr``, ``kd_pred``, ``kd_feat``, ``kd_both`` (WSDDN teacher),
+``kd_both_oicr`` (joint single stage), and the staged recipe of the official
+release: ``kd_stage1`` (feature level only) then ``kd_staged`` (labels +
+prediction level, from ``kd_stage1``'s student) or ``kd_staged_cached``
+(the same on soft targets cached once per image, computed on first use).
+A teacher starts from the finished ``reference`` run of the same seed (its
+backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
+in ``make demo``), and a distilled student needs its teacher of the same
+seed, both in the same ``--work-dir`` (or ``--teacher-ckpt``). Proposals smaller than 16 px are dropped (digit parts
 made WSDDN pick parts; docs/design.md).
 
 The data (``tools/generate_multidigits.py --preset large``) and its
@@ -56,7 +59,8 @@ from bench_utils import (device_name, env_line, git_commit,  # noqa: E402
 
 _B = 'configs/benchmarks/'
 _KD = 'resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'
-#: name -> (config, kind, teacher experiment)
+#: name -> (config, kind, teacher experiment[, experiment whose student
+#: the run starts from])
 EXPERIMENTS = dict(
     baseline=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
               'student', None),
@@ -69,7 +73,12 @@ EXPERIMENTS = dict(
     kd_pred=(_B + 'kdwsd-pred_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_feat=(_B + 'kdwsd-feat_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_both=(_B + 'kdwsd_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
-    kd_both_oicr=(_B + 'kdwsd_oicr-' + _KD, 'kd', 'teacher_oicr'))
+    kd_both_oicr=(_B + 'kdwsd_oicr-' + _KD, 'kd', 'teacher_oicr'),
+    kd_stage1=(_B + 'kdwsd-stage1_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
+    kd_staged=(_B + 'kdwsd-stage2_wsddn-' + _KD, 'kd', 'teacher_wsddn',
+               'kd_stage1'),
+    kd_staged_cached=(_B + 'kdwsd-stage2-cached_wsddn-' + _KD, 'kd',
+                      'teacher_wsddn', 'kd_stage1'))
 LABELS = dict(
     baseline='student 128 px, no distillation',
     reference='student 256 px (teacher resolution), no distillation',
@@ -78,7 +87,12 @@ LABELS = dict(
     kd_pred='student 128 px, KD prediction level (WSDDN)',
     kd_feat='student 128 px, KD feature level (WSDDN)',
     kd_both='student 128 px, KD both (WSDDN)',
-    kd_both_oicr='student 128 px, KD both (OICR)')
+    kd_both_oicr='student 128 px, KD both (OICR)',
+    kd_stage1='student 128 px, KD stage 1 only (feature level, no head)',
+    kd_staged='student 128 px, KD staged: feature level, then prediction '
+    'level (WSDDN)',
+    kd_staged_cached='student 128 px, KD staged, stage 2 on cached soft '
+    'targets (WSDDN)')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -159,7 +173,7 @@ def read_done(work_dir: str):
 
 def build_cfg(args, name: str, seed: int, work_dir: str):
     from mmengine.config import Config
-    config, kind, teacher = EXPERIMENTS[name]
+    config, kind, teacher = EXPERIMENTS[name][:3]
     cfg = Config.fromfile(osp.join(_ROOT, config))
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
@@ -198,7 +212,36 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
         cfg.model.teacher_ckpt = (
             osp.abspath(args.teacher_ckpt) if args.teacher_ckpt else
             finished_checkpoint(args, teacher, seed, '--teacher-ckpt'))
+    if len(EXPERIMENTS[name]) > 3:  # staged: the student of an earlier run
+        cfg.model.student.init_cfg = dict(
+            type='Pretrained',
+            checkpoint=finished_checkpoint(args, EXPERIMENTS[name][3], seed),
+            prefix='student.')
+    if cfg.train_dataloader.dataset.get('soft_target_file'):
+        cfg.train_dataloader.dataset.soft_target_file = soft_targets(
+            args, cfg, teacher, seed)
     return cfg
+
+
+def soft_targets(args, cfg, teacher: str, seed: int) -> str:
+    """The cached soft targets of ``teacher``'s run of ``seed`` (computed
+    on first use, next to that run's checkpoint)."""
+    import torch
+
+    from mmkdwsd.apis import cache_soft_targets
+    out = osp.join(osp.dirname(cfg.model.teacher_ckpt), 'soft_targets.pkl')
+    if not osp.isfile(out):
+        print(f'[{teacher} seed {seed}] caching soft targets in {out}',
+              flush=True)
+        cache_soft_targets(
+            cfg,
+            out,
+            proposal_file=proposal_file(args, 'train'),
+            device='cuda' if torch.cuda.is_available() else 'cpu',
+            batch_size=cfg.train_dataloader.batch_size,
+            num_workers=cfg.train_dataloader.num_workers,
+            progress=False)
+    return out
 
 
 def finished_checkpoint(args,
@@ -240,8 +283,8 @@ def train_one(args, name: str, seed: int) -> dict:
     runner = Runner.from_cfg(cfg)
     runner.register_hook(Recorder())
     runner.train()
-    if not Recorder.metrics:
-        runner.val()
+    if not Recorder.metrics and cfg.get('val_dataloader') is not None:
+        runner.val()  # resumed after the last epoch: no validation ran
     epochs = cfg.train_cfg.max_epochs
     done = dict(
         experiment=name, seed=seed, config=EXPERIMENTS[name][0],
@@ -323,7 +366,8 @@ def gains_table(stats: dict) -> str:
     base = stats.get('baseline', {}).get('mAP', (None, None))
     ref = stats.get('reference', {}).get('mAP', (None, None))
     rows = []
-    for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr'):
+    for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr',
+                 'kd_staged', 'kd_staged_cached'):
         if name not in stats or base[0] is None:
             continue
         mean, std = stats[name]['mAP']
