@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mmkdwsd.registry import MODELS
 from mmkdwsd.utils import model_num_classes
-from ..losses import wsddn_soft_targets
+from ..losses import stack_soft_targets, wsddn_soft_targets
 
 ForwardResults = Union[Dict[str, Tensor], list, Tensor]
 
@@ -368,7 +368,7 @@ class KDWSDDistiller(BaseModel):
                 self.loss_feat(feat_map, student_inputs, teacher_out,
                                teacher_samples, student_samples))
         if self.pred_cfg is not None:
-            targets = self.cached_soft_targets(student_samples, logits) \
+            targets = stack_soft_targets(student_samples, logits) \
                 if self.cached_targets else self.get_soft_targets(
                     teacher_out)
             losses.update(self.loss_pred(logits, targets))
@@ -385,38 +385,6 @@ class KDWSDDistiller(BaseModel):
         """Whether a training step runs the teacher."""
         return self.feat_cfg is not None or (self.pred_cfg is not None
                                              and not self.cached_targets)
-
-    @staticmethod
-    def cached_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
-        """The cached soft targets of a batch, stacked.
-
-        Args:
-            data_samples (list[DataSample]): Student samples, each with a
-                ``soft_target`` of shape (K,).
-            logits (Tensor): Student logits (N, K), for device and dtype.
-
-        Returns:
-            Tensor: Soft targets, shape (N, K).
-        """
-        missing = [
-            i for i, s in enumerate(data_samples) if 'soft_target' not in s
-        ]
-        if missing:
-            raise KeyError(
-                f'KDWSDDistiller: student sample(s) {missing} of this batch '
-                "carry no 'soft_target', which pred_distill.soft_targets="
-                "'cached' needs: compute them with tools/cache_soft_targets"
-                '.py, set soft_target_file in the train dataset and pack '
-                "them with mmpretrain.PackInputs(algorithm_keys=["
-                "'soft_target'])")
-        targets = torch.stack(
-            [torch.as_tensor(s.soft_target) for s in data_samples])
-        if targets.shape != logits.shape:
-            raise ValueError(
-                f'KDWSDDistiller: cached soft targets have shape '
-                f'{tuple(targets.shape)}, the student logits '
-                f'{tuple(logits.shape)}')
-        return targets.to(device=logits.device, dtype=torch.float32)
 
     def loss_by_gt_labels(self, logits: Tensor,
                           data_samples: list) -> Dict[str, Tensor]:

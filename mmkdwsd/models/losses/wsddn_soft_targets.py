@@ -36,3 +36,34 @@ def wsddn_soft_targets(cls_logits: List[Tensor],
         det_prob = (det_logit.float() / det_temperature).softmax(dim=0)
         targets.append((cls_prob * det_prob).sum(dim=0))
     return torch.stack(targets).clamp(0., 1.)
+
+
+def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
+    """The cached soft targets a batch's samples carry, stacked
+    (``pred_distill.soft_targets='cached'``).
+
+    Args:
+        data_samples (list[DataSample]): Student samples, each with a
+            ``soft_target`` of shape (K,).
+        logits (Tensor): Student logits (N, K), for device and dtype.
+
+    Returns:
+        Tensor: Soft targets, shape (N, K).
+    """
+    missing = [i for i, s in enumerate(data_samples) if 'soft_target' not in s]
+    if missing:
+        raise KeyError(
+            f'KDWSDDistiller: student sample(s) {missing} of this batch '
+            "carry no 'soft_target', which pred_distill.soft_targets="
+            "'cached' needs: compute them with tools/cache_soft_targets"
+            '.py, set soft_target_file in the train dataset and pack '
+            "them with mmpretrain.PackInputs(algorithm_keys=["
+            "'soft_target'])")
+    targets = torch.stack(
+        [torch.as_tensor(s.soft_target) for s in data_samples])
+    if targets.shape != logits.shape:
+        raise ValueError(
+            f'KDWSDDistiller: cached soft targets have shape '
+            f'{tuple(targets.shape)}, the student logits '
+            f'{tuple(logits.shape)}')
+    return targets.to(device=logits.device, dtype=torch.float32)
