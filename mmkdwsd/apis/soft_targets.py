@@ -50,12 +50,19 @@ def teacher_view_pipeline(distiller_cfg: dict) -> list:
     ]
 
 
+def _split_dataset(cfg: Config, split: str) -> dict:
+    """The split's innermost dataset config (RepeatDataset & co.
+    unwrapped)."""
+    dataset = cfg[f'{split}_dataloader']['dataset']
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
 def _split_dataset_cfg(cfg: Config, split: str,
                        proposal_file: Optional[str]) -> dict:
     """The split's dataset config with the teacher view pipeline."""
-    dataset = copy.deepcopy(cfg[f'{split}_dataloader']['dataset'])
-    while 'dataset' in dataset:  # unwrap RepeatDataset & co.
-        dataset = dataset['dataset']
+    dataset = copy.deepcopy(_split_dataset(cfg, split))
     proposal_file = proposal_file or dataset.get('proposal_file') or \
         cfg.get(f'{split}_proposal_file')
     if not proposal_file:
@@ -84,9 +91,7 @@ def _meta(cfg: Config, model, split: str, num_classes: int) -> dict:
 
 def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
     """The ``soft_target_file`` a config's split reads, if it sets one."""
-    dataset = cfg[f'{split}_dataloader']['dataset']
-    while 'dataset' in dataset:
-        dataset = dataset['dataset']
+    dataset = _split_dataset(cfg, split)
     path = dataset.get('soft_target_file')
     if path and not osp.isabs(path) and dataset.get('data_root'):
         path = osp.join(dataset['data_root'], path)
