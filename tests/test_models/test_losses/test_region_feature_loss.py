@@ -27,3 +27,20 @@ class TestRegionFeatureLoss(TestCase):
         torch.testing.assert_close(loss_fn(pred, target, weight), expected)
         with self.assertRaisesRegex(ValueError, r'\(4, 3\).*\(4, 2\)'):
             loss_fn(pred, target[:, :2])
+
+    def test_normalised_by_teacher_energy(self):
+        loss_fn = MODELS.build(
+            dict(type='RegionFeatureLoss', loss_weight=3., normalize=True))
+        pred, target = torch.randn(4, 3), torch.randn(4, 3)
+        weight = torch.tensor([2., 0., 1., 1.])
+        expected = 3. * ((pred - target).pow(2).sum(1) * weight).sum() / (
+            target.pow(2).sum(1) * weight).sum()
+        torch.testing.assert_close(
+            loss_fn(pred, target, weight, avg_factor=99.), expected)
+        # an all-zero student scores 1 (x loss_weight) at any feature scale
+        for scale in (1e-3, 1., 1e3):
+            torch.testing.assert_close(
+                loss_fn(torch.zeros(4, 3), scale * target), torch.tensor(3.))
+        # a zero teacher gives a finite loss
+        self.assertTrue(
+            torch.isfinite(loss_fn(pred, torch.zeros(4, 3))).item())
