@@ -5,7 +5,11 @@ _base_ = [
     './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
 ]
 max_epochs = 15
-model = dict(sup_weight=0.0, pred_distill=None)
+# the official feature loss, as the demo's stage 1
+model = dict(
+    sup_weight=0.0,
+    pred_distill=None,
+    feat_distill=dict(loss=dict(loss_weight=1.0, normalize=False)))
 val_dataloader = None
 val_evaluator = None
 val_cfg = None

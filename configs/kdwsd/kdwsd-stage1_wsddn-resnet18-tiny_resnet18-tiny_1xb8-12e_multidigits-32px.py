@@ -5,7 +5,11 @@
 # + 6 in stage 2 = the 12 epochs of the baseline student.
 _base_ = ['./kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py']
 
-model = dict(sup_weight=0.0, pred_distill=None)
+# The official loss: alone in the stage, its scale does not matter (Adam).
+model = dict(
+    sup_weight=0.0,
+    pred_distill=None,
+    feat_distill=dict(loss=dict(loss_weight=1.0, normalize=False)))
 val_dataloader = None
 val_evaluator = None
 val_cfg = None

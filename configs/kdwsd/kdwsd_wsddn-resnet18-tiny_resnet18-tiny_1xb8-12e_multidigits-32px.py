@@ -20,7 +20,11 @@ teacher_ckpt = None  # set by tools/run_pipeline.py or --cfg-options
 teacher_feat_dim = 256  # teacher fc7 width (fc_out_channels)
 student_channels = 32  # channels of the student's last feature map
 sup_weight = 1.0  # student BCE on the labels
-feat_weight = 1.0  # feature-level term
+# Feature-level term, normalised by the teacher's feature energy (beyond the
+# paper, RegionFeatureLoss(normalize=True)): at the official loss's scale
+# (about 700 at the start here) any weight near 1 drowns the label loss and
+# the joint stage stays near the baseline (docs/design.md).
+feat_weight = 7.0
 distill_regions = 'all'  # 'all' (objectness-weighted) or 'topk'
 num_sampled_regions = 64  # regions per image per step (None: all)
 kd_weight = 1.0  # lambda of the prediction-level term
@@ -28,6 +32,18 @@ tau = 0.5  # teacher temperatures t_c = t_d (official: 0.5)
 student_tau = 5.0  # soft-prediction scale `a` initialised to 1 / student_tau
 # ============================================
 
+feat_distill = dict(
+    in_channels=student_channels,
+    out_channels=teacher_feat_dim,
+    hidden_channels=(256, ),
+    roi_size=3,
+    sampling_ratio=2,
+    regions=distill_regions,
+    topk=4,
+    objectness_weight=True,
+    num_sampled=num_sampled_regions,
+    loss=dict(type='RegionFeatureLoss', loss_weight=feat_weight,
+              normalize=True))
 model = dict(
     _delete_=True,
     type='KDWSDDistiller',
@@ -36,17 +52,7 @@ model = dict(
     student={{_base_.model}},
     num_classes=num_classes,
     sup_weight=sup_weight,
-    feat_distill=dict(
-        in_channels=student_channels,
-        out_channels=teacher_feat_dim,
-        hidden_channels=(256, ),
-        roi_size=3,
-        sampling_ratio=2,
-        regions=distill_regions,
-        topk=4,
-        objectness_weight=True,
-        num_sampled=num_sampled_regions,
-        loss=dict(type='RegionFeatureLoss', loss_weight=feat_weight)),
+    feat_distill=feat_distill,
     pred_distill=dict(
         cls_temperature=tau,
         det_temperature=tau,
@@ -56,8 +62,8 @@ model = dict(
     # Branches left out take the teacher's / the student's own preprocessor.
     data_preprocessor=dict(type='KDDataPreprocessor'))
 
-# Validation runs both: the student on its 64 px view, the teacher on its
-# 128 px view with proposals (two MultiBranch views of each val image);
+# Validation runs both: the student on its 32 px view, the teacher on its
+# 64 px view with proposals (two MultiBranch views of each val image);
 # metrics are prefixed student/ and teacher/. Test: the student alone.
 val_pipeline = [
     dict(type='LoadImageSafe'),

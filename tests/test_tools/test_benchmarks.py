@@ -81,6 +81,8 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
                 ('train', 'distillation stage 2 step (prediction level + '
                  'labels)'),
                 ('train', 'distillation stage 2 step, cached soft targets'),
+                ('train', "distillation stage 2 step keeping the feature "
+                 "level (the main job's)"),
                 ('roialign', 'mmcv RoIAlign, forward'),
                 ('roialign', 'torchvision roi_align, forward'),
                 ('flops', 'student inference FLOP rate'),
@@ -106,7 +108,7 @@ def test_accuracy_tiny(run_script, tmp_path):
                    'baseline', 'reference', 'teacher_wsddn', 'kd_staged')
     out = run_script('accuracy.py', *common, '--work-dir', work, '--only',
                      'kd_both', 'kd_stage1', 'kd_staged', 'kd_staged_cached',
-                     '--seed', '0')
+                     'kd_staged_feat', '--seed', '0')
     # the cached stage 2 computed its teacher's soft targets once
     assert 'caching soft targets in' in out
     assert osp.isfile(osp.join(work, 'teacher_wsddn', 'seed0',
@@ -124,11 +126,12 @@ def test_accuracy_tiny(run_script, tmp_path):
               'level (WSDDN)')
     cached = ('student 128 px, KD staged, stage 2 on cached soft targets '
               '(WSDDN)')
+    feat = 'student 128 px, KD staged, stage 2 keeps the feature level (WSDDN)'
     assert set(by_model) == {
         'student 128 px, no distillation', 'teacher WSDDN 256 px',
         'student 128 px, KD both (WSDDN)',
         'student 256 px (teacher resolution), no distillation', stage1,
-        staged, cached
+        staged, cached, feat
     }
     assert by_model[stage1]['mAP'] == '-'  # no head trained, no validation
     for row in rows:
@@ -141,7 +144,7 @@ def test_accuracy_tiny(run_script, tmp_path):
     assert math.isfinite(_number(teacher['det mAP@0.5']))
     _, gains = _table(out, 'distilled student')
     assert [g['distilled student'] for g in gains] == [
-        'student 128 px, KD both (WSDDN)', staged, cached
+        'student 128 px, KD both (WSDDN)', staged, cached, feat
     ]
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))

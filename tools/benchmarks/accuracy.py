@@ -16,7 +16,9 @@ Experiments: ``baseline``, ``reference``, ``teacher_wsddn``,
 ``kd_both_oicr`` (joint single stage), and the staged recipe of the official
 release: ``kd_stage1`` (feature level only) then ``kd_staged`` (labels +
 prediction level, from ``kd_stage1``'s student) or ``kd_staged_cached``
-(the same on soft targets cached once per image, computed on first use).
+(the same on soft targets cached once per image, computed on first use), and
+``kd_staged_feat`` (stage 2 also keeps the normalised feature level: the
+main job's recipe on the CPU demo).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -78,7 +80,9 @@ EXPERIMENTS = dict(
     kd_staged=(_B + 'kdwsd-stage2_wsddn-' + _KD, 'kd', 'teacher_wsddn',
                'kd_stage1'),
     kd_staged_cached=(_B + 'kdwsd-stage2-cached_wsddn-' + _KD, 'kd',
-                      'teacher_wsddn', 'kd_stage1'))
+                      'teacher_wsddn', 'kd_stage1'),
+    kd_staged_feat=(_B + 'kdwsd-stage2-feat_wsddn-' + _KD, 'kd',
+                    'teacher_wsddn', 'kd_stage1'))
 LABELS = dict(
     baseline='student 128 px, no distillation',
     reference='student 256 px (teacher resolution), no distillation',
@@ -92,7 +96,9 @@ LABELS = dict(
     kd_staged='student 128 px, KD staged: feature level, then prediction '
     'level (WSDDN)',
     kd_staged_cached='student 128 px, KD staged, stage 2 on cached soft '
-    'targets (WSDDN)')
+    'targets (WSDDN)',
+    kd_staged_feat='student 128 px, KD staged, stage 2 keeps the feature '
+    'level (WSDDN)')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -367,7 +373,7 @@ def gains_table(stats: dict) -> str:
     ref = stats.get('reference', {}).get('mAP', (None, None))
     rows = []
     for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr',
-                 'kd_staged', 'kd_staged_cached'):
+                 'kd_staged', 'kd_staged_cached', 'kd_staged_feat'):
         if name not in stats or base[0] is None:
             continue
         mean, std = stats[name]['mAP']

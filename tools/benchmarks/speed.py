@@ -390,7 +390,7 @@ def bench_train(b: Bench) -> None:
     inputs = dict(teacher=xt, student=xs)
     samples = dict(teacher=st, student=ss)
     rates = {}
-    for stage in ('stage1', 'stage2'):
+    for stage in ('stage1', 'stage2', 'stage2-feat'):
         kd = b.build(_distiller_cfg(b, stage))
         kd.train()
         if stage == 'stage1':  # teacher forward alone, same batch
@@ -407,7 +407,9 @@ def bench_train(b: Bench) -> None:
         rates[stage] = batch / t
         what = dict(stage1='distillation stage 1 step (feature level)',
                     stage2='distillation stage 2 step (prediction level + '
-                    'labels)')[stage]
+                    'labels)',
+                    **{'stage2-feat': 'distillation stage 2 step keeping '
+                       'the feature level (the main job\'s)'})[stage]
         b.add('train', what, f'batch {batch}, {dtype}', batch / t, 'img/s',
               f'{t / (t_teacher + t_student):.2f}x (teacher fwd + student '
               f'step) (target <= 1.15); {t / t_student:.2f}x baseline step '
@@ -449,7 +451,7 @@ def _distiller_cfg(b: Bench, stage: str) -> dict:
         student=b.model_cfg('student'),
         num_classes=s['num_classes'],
         sup_weight=0.0 if stage == 'stage1' else 1.0,
-        feat_distill=feat if stage == 'stage1' else None,
+        feat_distill=feat if stage in ('stage1', 'stage2-feat') else None,
         pred_distill=None if stage == 'stage1' else dict(
             pred, soft_targets='cached' if stage == 'stage2-cached' else
             'online'))

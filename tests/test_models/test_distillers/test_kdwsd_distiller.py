@@ -302,6 +302,8 @@ class TestKDWSDConfigs(TestCase):
             {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'},
             'kdwsd-stage1_': {'distill.loss_feat'},
             'kdwsd-stage2_': {'student.loss_cls', 'distill.loss_pred'},
+            'kdwsd-stage2-feat_':
+            {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'},
         }
         for prefix, keys in expected.items():
             model = self.build(prefix)
@@ -312,3 +314,9 @@ class TestKDWSDConfigs(TestCase):
             self.assertEqual(set(losses), keys, prefix)
             for key, value in losses.items():
                 self.assertTrue(torch.isfinite(value).all(), key)
+            if 'distill.loss_feat' in keys:
+                # the label-free stage 1 keeps the official loss; with the
+                # label loss the term is normalised (relative error)
+                loss_feat = model.region_distiller.loss_feat
+                self.assertEqual(loss_feat.normalize,
+                                 prefix != 'kdwsd-stage1_')

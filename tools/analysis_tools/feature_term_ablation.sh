@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Balancing the feature-level term against the label loss on MultiDigits (the
+# table "Balancing the feature term" in docs/design.md), from a finished
+# `make demo` run (its teacher and stage 1, and the cached soft targets of
+# `tools/run_pipeline.py --cached-soft-targets`). Every row trains the 32 px
+# student for the same 12 epochs (1 thread, seeds 0 and 1; rows marked
+# seed-0 only run seed 0) and prints its val mAP. Two runs at a time; about
+# 45 minutes on 2 CPU cores; a rerun skips the finished runs.
+# Usage: bash tools/analysis_tools/feature_term_ablation.sh [WORK_DIR] [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK=$(realpath "${1:-work_dirs/demo}")
+OUT=$(realpath -m "${2:-work_dirs/feature_term_ablation}")
+PY=${PY:-.venv/bin/python}
+export OMP_NUM_THREADS=1
+KD=configs/kdwsd
+TAIL=wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py
+TEACHER=$WORK/teacher/epoch_6.pth
+for f in "$TEACHER" "$WORK/stage1/epoch_6.pth" "$WORK/soft_targets/train.pkl"
+do
+  [ -f "$f" ] || { echo "missing $f: run make demo, then" \
+    "tools/run_pipeline.py --cached-soft-targets" >&2; exit 1; }
+done
+mkdir -p "$OUT/configs"
+
+child() {  # NAME BASE BODY -> config path (written under $OUT/configs)
+  printf "_base_ = ['%s']\n%s\n" "$(realpath "$2")" "$3" \
+    > "$OUT/configs/$1.py"
+  echo "$OUT/configs/$1.py"
+}
+train() {  # NAME SEED CONFIG OPTIONS... -> $OUT/NAME (finished runs skipped)
+  [ -f "$OUT/$1.done" ] && return
+  $PY tools/train.py "$3" --work-dir "$OUT/$1" --cfg-options \
+    "randomness.seed=$2" train_dataloader.num_workers=1 "${@:4}" \
+    > "$OUT/$1.log" 2>&1 ||
+    { echo "$1 failed, see $OUT/$1.log" >&2; return 1; }
+  touch "$OUT/$1.done"
+}
+kd() {  # like train, with the demo's teacher
+  train "$@" "model.teacher_ckpt=$TEACHER"
+}
+map() {  # NAME -> the last student/mAP of its log
+  grep 'Epoch(val)' "$OUT/$1.log" | tail -1 | grep -o 'mAP: [0-9.]*' |
+    head -1 | cut -d' ' -f2
+}
+VAL=val_dataloader.num_workers=1
+SOFT="train_dataloader.dataset.soft_target_file=$WORK/soft_targets/train.pkl"
+feat() {  # WEIGHT NORMALIZE -> a model body setting the feature loss
+  echo "model = dict(feat_distill=dict(loss=dict(loss_weight=$1,
+    normalize=$2)))"
+}
+stage1() {  # SEED -> stage 1 checkpoint (seed 0: the demo's own)
+  if [ "$1" = 0 ]; then echo "$WORK/stage1/epoch_6.pth"; return; fi
+  kd "s1_seed$1" "$1" "$KD/kdwsd-stage1_$TAIL" >&2
+  echo "$OUT/s1_seed$1/epoch_6.pth"
+}
+
+run_seed() {  # SEED: every row of one seed, in sequence
+  local s=$1 s1
+  train "baseline_seed$s" "$s" configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py
+  s1=$(stage1 "$s")
+  kd "staged_seed$s" "$s" "$KD/kdwsd-stage2-cached_$TAIL" "$VAL" "$SOFT" \
+    "model.student.init_cfg.checkpoint=$s1"
+  kd "staged_feat7_seed$s" "$s" "$KD/kdwsd-stage2-feat_$TAIL" "$VAL" \
+    "model.student.init_cfg.checkpoint=$s1"
+  kd "joint_norm7_seed$s" "$s" "$KD/kdwsd_$TAIL" "$VAL"
+}
+run_seed 0 & run_seed 1 & wait
+# seed-0-only rows: the raw (official) loss at other weights, weight 2
+for w in 1.0 0.1 0.03 0.01 0.001; do
+  kd "joint_raw${w}_seed0" 0 "$(child "joint_raw$w" "$KD/kdwsd_$TAIL" \
+    "$(feat "$w" False)")" "$VAL" &
+  case $w in 0.1 | 0.01 | 0.001) wait ;; esac
+done
+wait
+kd staged_feat2_seed0 0 "$(child staged_feat2 "$KD/kdwsd-stage2-feat_$TAIL" \
+  "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$(stage1 0)"
+
+row() {  # LABEL NAME [seeds]
+  local vals="" n
+  for n in ${3:-0 1}; do vals="$vals $(map "${2}_seed$n")"; done
+  echo "$1:$vals"
+}
+row "baseline (no distillation)" baseline
+row "staged 6 + 6, stage 2 labels + prediction level (cached)" staged
+row "staged 6 + 6, stage 2 also feature level (normalised, weight 7)" staged_feat7
+row "staged, stage 2 feature weight 2 (normalised)" staged_feat2 0
+row "joint 12 epochs, feature level normalised, weight 7" joint_norm7
+for w in 1.0 0.1 0.03 0.01 0.001; do
+  row "joint 12 epochs, official loss, weight $w" "joint_raw$w" 0
+done
