@@ -5,7 +5,7 @@
 # `tools/run_pipeline.py --cached-soft-targets`). Every row trains the 32 px
 # student for the same 12 epochs (1 thread, seeds 0 and 1; rows marked
 # seed-0 only run seed 0) and prints its val mAP. Two runs at a time; about
-# 45 minutes on 2 CPU cores; a rerun skips the finished runs.
+# 35 minutes on 2 CPU cores; a rerun skips the finished runs.
 # Usage: bash tools/analysis_tools/feature_term_ablation.sh [WORK_DIR] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
