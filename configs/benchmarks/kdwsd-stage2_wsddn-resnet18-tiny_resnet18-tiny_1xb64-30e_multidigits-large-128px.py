@@ -1,14 +1,8 @@
 # Benchmark distilled student, staged: stage 2, labels + prediction level,
 # the student starting from stage 1's (tools/benchmarks/accuracy.py sets
-# model.student.init_cfg to the finished kd_stage1 run of the same seed).
+# model.student.init_cfg to the finished kd_stage1 run of the same seed): the
+# feature-keeping stage 2 (which holds the schedule) without the feature term.
 _base_ = [
-    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
+    './kdwsd-stage2-feat_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
 ]
-max_epochs = 15
 model = dict(feat_distill=None)
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         T_max=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
-]
-default_hooks = dict(checkpoint=dict(interval=max_epochs))
