@@ -79,15 +79,17 @@ class RegionFeatureLoss(nn.Module):
             raise ValueError(f'RegionFeatureLoss: student features '
                              f'{tuple(pred.shape)} and teacher features '
                              f'{tuple(target.shape)} differ in shape')
-        target = target.detach()
-        dist = (pred - target).pow(2).sum(dim=-1)
+        # sums of squares over hundreds of regions overflow float16: float32
+        target = target.detach().float()
+        dist = (pred.float() - target).pow(2).sum(dim=-1)
         if weight is not None:
-            dist = dist * weight
+            dist = dist * weight.float()
         if self.normalize:
             energy = target.pow(2).sum(dim=-1)
             if weight is not None:
-                energy = energy * weight
-            return self.loss_weight * dist.sum() / energy.sum().clamp(min=1e-12)
+                energy = energy * weight.float()
+            return self.loss_weight * dist.sum() / energy.sum().clamp(
+                min=1e-12)
         if avg_factor is None:
             avg_factor = max(pred.size(0), 1)
         return self.loss_weight * dist.sum() / (2 * avg_factor)

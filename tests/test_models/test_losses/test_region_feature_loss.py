@@ -44,3 +44,15 @@ class TestRegionFeatureLoss(TestCase):
         # a zero teacher gives a finite loss
         self.assertTrue(
             torch.isfinite(loss_fn(pred, torch.zeros(4, 3))).item())
+
+    def test_half_precision_inputs_do_not_overflow(self):
+        # 512 regions x 256 dims of fc7-like values: the summed squared
+        # distance (about 1e6) is far above float16's 65504
+        pred = torch.zeros(512, 256, dtype=torch.float16)
+        target = torch.full((512, 256), 3., dtype=torch.float16)
+        for normalize, expected in ((False, 9. * 256 / 2), (True, 1.)):
+            loss_fn = MODELS.build(
+                dict(type='RegionFeatureLoss', normalize=normalize))
+            loss = loss_fn(pred, target)
+            self.assertTrue(torch.isfinite(loss).item())
+            torch.testing.assert_close(loss, torch.tensor(expected))
