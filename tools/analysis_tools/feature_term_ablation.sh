@@ -73,8 +73,28 @@ for w in 1.0 0.1 0.03 0.01 0.001; do
   case $w in 0.1 | 0.01 | 0.001) wait ;; esac
 done
 wait
+epochs() {  # a schedule of N epochs (cosine, as the shipped stages)
+  printf "max_epochs = %s\ntrain_cfg = dict(max_epochs=max_epochs, %s)\n%s" \
+    "$1" "val_interval=max_epochs" \
+    "param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True,
+    begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-5,
+    convert_to_iter_based=True)]"
+}
+S1=$(stage1 0)
 kd staged_feat2_seed0 0 "$(child staged_feat2 "$KD/kdwsd-stage2-feat_$TAIL" \
-  "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$(stage1 0)"
+  "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$S1" &
+# stage 2 also starts its projector from stage 1's
+kd staged_feat7_proj_seed0 0 "$(child staged_feat7_proj \
+  "$KD/kdwsd-stage2-feat_$TAIL" "model = dict(feat_distill=dict(
+    init_cfg=dict(type='Pretrained', checkpoint='$S1',
+                  prefix='region_distiller.')))")" "$VAL" \
+  "model.student.init_cfg.checkpoint=$S1" &
+# 4 + 8 epochs instead of 6 + 6
+( kd s1_4e_seed0 0 "$(child s1_4e "$KD/kdwsd-stage1_$TAIL" "$(epochs 4)")"
+  kd staged_feat7_4p8_seed0 0 "$(child staged_feat7_4p8 \
+    "$KD/kdwsd-stage2-feat_$TAIL" "$(epochs 8)")" "$VAL" \
+    "model.student.init_cfg.checkpoint=$OUT/s1_4e_seed0/epoch_4.pth" ) &
+wait
 
 row() {  # LABEL NAME [seeds]
   local vals="" n
@@ -85,6 +105,8 @@ row "baseline (no distillation)" baseline
 row "staged 6 + 6, stage 2 labels + prediction level (cached)" staged
 row "staged 6 + 6, stage 2 also feature level (normalised, weight 7)" staged_feat7
 row "staged, stage 2 feature weight 2 (normalised)" staged_feat2 0
+row "staged, stage 2 projector from stage 1" staged_feat7_proj 0
+row "staged 4 + 8, stage 2 keeps the feature level" staged_feat7_4p8 0
 row "joint 12 epochs, feature level normalised, weight 7" joint_norm7
 for w in 1.0 0.1 0.03 0.01 0.001; do
   row "joint 12 epochs, official loss, weight $w" "joint_raw$w" 0
