@@ -8,44 +8,13 @@
 # 0 for the rest) and prints its val mAP. Two runs at a time; about
 # 50 minutes on 2 CPU cores; a rerun skips the finished runs.
 # Usage: bash tools/analysis_tools/feature_term_ablation.sh [WORK_DIR] [OUT]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-WORK=$(realpath "${1:-work_dirs/demo}")
-OUT=$(realpath -m "${2:-work_dirs/feature_term_ablation}")
-PY=${PY:-.venv/bin/python}
-export OMP_NUM_THREADS=1
-KD=configs/kdwsd
-TAIL=wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py
-TEACHER=$WORK/teacher/epoch_6.pth
-for f in "$TEACHER" "$WORK/stage1/epoch_6.pth" "$WORK/soft_targets/train.pkl"
-do
-  [ -f "$f" ] || { echo "missing $f: run make demo, then" \
-    "tools/run_pipeline.py --cached-soft-targets" >&2; exit 1; }
-done
-mkdir -p "$OUT/configs"
+OUT_DEFAULT=work_dirs/feature_term_ablation
+source "$(dirname "$0")/demo_ablation_lib.sh"
 
-child() {  # NAME BASE BODY -> config path (written under $OUT/configs)
-  printf "_base_ = ['%s']\n%s\n" "$(realpath "$2")" "$3" \
-    > "$OUT/configs/$1.py"
-  echo "$OUT/configs/$1.py"
-}
-train() {  # NAME SEED CONFIG OPTIONS... -> $OUT/NAME (finished runs skipped)
-  [ -f "$OUT/$1.done" ] && return
-  $PY tools/train.py "$3" --work-dir "$OUT/$1" --cfg-options \
-    "randomness.seed=$2" train_dataloader.num_workers=1 "${@:4}" \
-    > "$OUT/$1.log" 2>&1 ||
-    { echo "$1 failed, see $OUT/$1.log" >&2; return 1; }
-  touch "$OUT/$1.done"
-}
-kd() {  # like train, with the demo's teacher
-  train "$@" "model.teacher_ckpt=$TEACHER"
-}
 map() {  # NAME -> the last student/mAP of its log
   grep 'Epoch(val)' "$OUT/$1.log" | tail -1 | grep -o 'mAP: [0-9.]*' |
     head -1 | cut -d' ' -f2
 }
-VAL=val_dataloader.num_workers=1
-SOFT="train_dataloader.dataset.soft_target_file=$WORK/soft_targets/train.pkl"
 feat() {  # WEIGHT NORMALIZE -> a model body setting the feature loss
   echo "model = dict(feat_distill=dict(loss=dict(loss_weight=$1,
     normalize=$2)))"
@@ -75,13 +44,6 @@ for w in 1.0 0.1 0.03 0.01 0.001; do
   case $w in 0.1 | 0.01 | 0.001) wait ;; esac
 done
 wait
-epochs() {  # a schedule of N epochs (cosine, as the shipped stages)
-  printf "max_epochs = %s\ntrain_cfg = dict(max_epochs=max_epochs, %s)\n%s" \
-    "$1" "val_interval=max_epochs" \
-    "param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True,
-    begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-5,
-    convert_to_iter_based=True)]"
-}
 S1=$(stage1 0)
 kd staged_feat2_seed0 0 "$(child staged_feat2 "$KD/kdwsd-stage2-feat_$TAIL" \
   "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$S1" &
