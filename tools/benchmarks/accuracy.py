@@ -125,6 +125,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--teacher-ckpt',
                         help='teacher checkpoint for kd_* (default: the '
                         'finished teacher run of the same seed)')
+    parser.add_argument('--prepare-only', action='store_true',
+                        help='generate the data and proposals, train nothing')
     parser.add_argument('--tiny', action='store_true',
                         help='smoke test: tiny small-preset data, 1 epoch, '
                         'batch 4, no workers')
@@ -405,6 +407,9 @@ def main(argv=None) -> None:
     if args.teacher_ckpt:
         args.teacher_ckpt = osp.abspath(args.teacher_ckpt)
     os.chdir(_ROOT)  # configs name files relative to the repository
+    if args.prepare_only:
+        prepare_data(args)
+        return
     if args.only:
         from mmkdwsd.utils import register_all_modules
         register_all_modules(init_default_scope=False)

@@ -42,6 +42,7 @@ import os
 import os.path as osp
 import sys
 import time
+import traceback
 from contextlib import nullcontext
 
 _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -140,6 +141,7 @@ class Bench:
         self.rows = []
         self.results = {}
         self.amp_dtype = torch.bfloat16
+        self.failed = False
 
     # ------------------------------------------------------------ helpers
     def add(self, section, what, setting, value, unit, note=''):
@@ -321,10 +323,15 @@ def bench_infer(b: Bench) -> None:
             with torch.inference_mode(), b.autocast(True):
                 return compiled(x, mode='tensor')
 
-        rate = big / b.time(fn_c)
-        b.add('infer', 'student, torch.compile', f'{s["student_size"]} px, '
-              f'batch {big}, bf16', rate, 'img/s',
-              f'{rate / rates[(modes[1][0], big)]:.2f}x eager bf16')
+        setting = f'{s["student_size"]} px, batch {big}, bf16'
+        try:
+            rate = big / b.time(fn_c)
+        except Exception as e:  # a compiler failure must not end the run
+            b.add('infer', 'student, torch.compile', setting, float('nan'),
+                  'img/s', f'failed: {type(e).__name__}: {e}'[:300])
+        else:
+            b.add('infer', 'student, torch.compile', setting, rate, 'img/s',
+                  f'{rate / rates[(modes[1][0], big)]:.2f}x eager bf16')
     del student
     teacher = b.build(b.model_cfg('teacher'))
     teacher.eval()
@@ -546,14 +553,27 @@ def run(args: argparse.Namespace) -> str:
     sections = dict(data=bench_data, infer=bench_infer, train=bench_train,
                     roialign=bench_roialign, flops=bench_flops)
     for name in ['data', 'infer', 'train', 'roialign', 'flops']:
-        if name in args.sections:
+        if name not in args.sections:
+            continue
+        try:
             sections[name](b)
             synchronize(args.device)
+        except Exception as e:
+            # One GPU call measures everything: record the failure, go on.
+            traceback.print_exc()
+            b.add(name, 'section failed', '', float('nan'), '',
+                  f'{type(e).__name__}: {e}'[:300])
+            b.failed = True
     if 'data' in b.results and 'train_max' in b.results:
         b.add('data', 'data / fastest training throughput', '',
               b.results['data'] / b.results['train_max'], 'x',
               'target >= 2')
-    return b.write(final=True)
+    text = b.write(final=True)
+    if b.failed:
+        print('\n' + text, flush=True)
+        sys.exit('speed.py: a section failed (its row says why; the '
+                 'traceback is above)')
+    return text
 
 
 def main(argv=None) -> None:
