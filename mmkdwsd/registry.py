@@ -13,6 +13,7 @@ import mmpretrain.registry  # noqa: F401
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
@@ -62,6 +63,8 @@ PARAM_SCHEDULERS = Registry(
     parent=MMENGINE_PARAM_SCHEDULERS,
     locations=['mmkdwsd.engine'])
 
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, locations=['mmkdwsd.datasets'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, locations=['mmkdwsd.datasets'])
 DATA_SAMPLERS = Registry(

@@ -1,6 +1,7 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 from .base_multilabel import BaseMultiLabelDataset
 from .coco_multilabel import CocoMultiLabelDataset
+from .collate import stack_collate
 from .nuswide import NUSWideDataset
 from .proposals import (ProposalError, attach_proposals, check_proposals,
                         load_proposal_file, proposal_key)
@@ -13,5 +14,6 @@ __all__ = [
     'BaseMultiLabelDataset', 'CocoMultiLabelDataset', 'NUSWideDataset',
     'VOCMultiLabelDataset', 'ProposalError', 'attach_proposals',
     'check_proposals', 'load_proposal_file', 'proposal_key',
-    'SoftTargetError', 'attach_soft_targets', 'load_soft_target_file'
+    'SoftTargetError', 'attach_soft_targets', 'load_soft_target_file',
+    'stack_collate'
 ]

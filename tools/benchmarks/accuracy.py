@@ -125,6 +125,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--teacher-ckpt',
                         help='teacher checkpoint for kd_* (default: the '
                         'finished teacher run of the same seed)')
+    parser.add_argument('--num-train', type=int,
+                        help='generate this many train scenes (default: '
+                        'the preset\'s)')
+    parser.add_argument('--num-val', type=int,
+                        help='generate this many val scenes')
     parser.add_argument('--prepare-only', action='store_true',
                         help='generate the data and proposals, train nothing')
     parser.add_argument('--tiny', action='store_true',
@@ -147,6 +152,10 @@ def prepare_data(args: argparse.Namespace) -> None:
     ann = osp.join(args.data_root, 'annotations', 'instances_{}.json')
     if not all(osp.isfile(ann.format(s)) for s in ('train', 'val')):
         extra = ['--num-train', '16', '--num-val', '8'] if args.tiny else []
+        for key in ('num_train', 'num_val'):
+            if getattr(args, key):
+                extra += ['--' + key.replace('_', '-'),
+                          str(getattr(args, key))]
         run_tool([
             'tools/generate_multidigits.py', '--preset', args.preset,
             '--out-dir', args.data_root, '--workers',

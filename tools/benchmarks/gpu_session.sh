@@ -6,8 +6,9 @@
 #      bf16/fp16 autocast, `tools/train.py --amp` in fp16 and bf16 for the
 #      OICR teacher and the distiller (tests.txt);
 #   2. the speed benchmark in the paper setting (speed/speed.md);
-#   3. the large MultiDigits data and its proposals, then the data pipeline
-#      alone (data/speed.md);
+#   3. the large MultiDigits data and its proposals, then speed.py's
+#      MD_SECTIONS in the multidigits setting (default "data train": the
+#      data pipeline alone against the fastest training step; md/speed.md);
 #   4. accuracy runs (ACCURACY, default "reference baseline") with what
 #      time is left; their logs, done.json and final checkpoints are copied
 #      to $OUT/accuracy, also when the deadline cuts a run off.
@@ -18,9 +19,11 @@
 #   OUT=$OUT COMMIT=<hash> bash tools/benchmarks/gpu_session.sh
 # Environment: OUT (default work_dirs/gpu_session), DEADLINE (seconds,
 # default 540), SECTIONS (speed.py sections, default "infer train roialign
-# flops"), SKIP_TESTS=1, ACCURACY (accuracy.py --only names, default
-# "reference baseline"; "" for none), SEED (default 0), COMMIT (the commit
-# to record: the device's copy of the tree has no .git).
+# flops"), SKIP_TESTS=1, PYTEST_K (a pytest -k expression), MD_SECTIONS,
+# MD_NUM_TRAIN (generate only this many train scenes: enough for the
+# pipeline alone, not for ACCURACY), ACCURACY (accuracy.py --only names,
+# default "reference baseline"; "" for none), SEED (default 0), COMMIT (the
+# commit to record: the device's copy of the tree has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-work_dirs/gpu_session}
@@ -57,7 +60,8 @@ rc=0
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   # Named files only: collecting the whole suite would import modules
   # (mmdeploy) that the GPU machine does not have.
-  bounded 200 0 python3 -m pytest -q -ra -p no:cacheprovider \
+  bounded 200 0 python3 -m pytest -v -rA -p no:cacheprovider \
+    ${PYTEST_K:+-k "$PYTEST_K"} \
     tests/test_models/test_roi_heads/test_wsddn_roi_head.py \
     tests/test_models/test_detectors/test_wsddn.py \
     tests/test_tools/test_amp_train.py 2>&1 | tee "$OUT/tests.txt"
@@ -69,26 +73,33 @@ bounded 260 0 python3 tools/benchmarks/speed.py --device cuda \
   2>&1 | tee "$OUT/speed.log"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 
-if [ -n "${ACCURACY-reference baseline}" ]; then
+ROOT=data/multidigits_large${MD_NUM_TRAIN:+_$MD_NUM_TRAIN}
+if [ -n "${MD_SECTIONS-data train}${ACCURACY-reference baseline}" ]; then
   bounded 120 60 python3 tools/benchmarks/accuracy.py --prepare-only \
-    2>&1 | tee "$OUT/prepare.log"
-  if [ "${PIPESTATUS[0]}" = 0 ]; then
-    bounded 60 60 python3 tools/benchmarks/speed.py --device cuda \
-      --setting multidigits --sections data \
-      --data-root data/multidigits_large --out "$OUT/data" \
-      2>&1 | tee "$OUT/data.log"
-    # shellcheck disable=SC2086
-    bounded 600 10 python3 tools/benchmarks/accuracy.py \
-      --only ${ACCURACY-reference baseline} --seed "${SEED:-0}" --amp \
-      2>&1 | tee "$OUT/accuracy.log"
-    mkdir -p "$OUT/accuracy"
-    # Logs, results and the final checkpoints (about 1 MB each).
-    (cd work_dirs/benchmarks/accuracy 2>/dev/null &&
-      find . \( -name '*.log' -o -name '*.json' -o -name '*.md' \
-        -o -name '*.pth' \) -exec cp --parents {} "$OUT/accuracy/" \;)
-  else
-    rc=1
-  fi
+    --data-root "$ROOT" ${MD_NUM_TRAIN:+--num-train "$MD_NUM_TRAIN" \
+    --num-val 64} 2>&1 | tee "$OUT/prepare.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || { rc=1; ACCURACY=; MD_SECTIONS=; }
+fi
+if [ -n "${MD_SECTIONS-data train}" ]; then
+  # shellcheck disable=SC2086
+  bounded 120 60 python3 tools/benchmarks/speed.py --device cuda \
+    --setting multidigits --sections ${MD_SECTIONS-data train} \
+    --data-root "$ROOT" --out "$OUT/md" 2>&1 | tee "$OUT/md.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+fi
+if [ -n "${ACCURACY-reference baseline}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
+  # shellcheck disable=SC2086
+  bounded 600 10 python3 tools/benchmarks/accuracy.py \
+    --only ${ACCURACY-reference baseline} --seed "${SEED:-0}" --amp \
+    2>&1 | tee "$OUT/accuracy.log"
+  # Logs, results and the final checkpoints (about 1 MB each), flat: the
+  # device tool returns no deep folders.
+  mkdir -p "$OUT/accuracy"
+  for f in $(find work_dirs/benchmarks/accuracy \( -name '*.log' \
+      -o -name '*.json' -o -name '*.pth' \) 2>/dev/null); do
+    cp "$f" "$OUT/accuracy/$(echo "${f#work_dirs/benchmarks/accuracy/}" |
+      tr / _)"
+  done
 fi
 echo "finished in ${SECONDS}s, rc=$rc"
 exit $rc

@@ -12,7 +12,9 @@ Sections (each row: measured value, unit, ratio / note):
    student, the teacher, distillation stage 1 (feature level) and stage 2
    (prediction level + labels), online and on cached soft targets
    (``tools/cache_soft_targets.py``); each stage against (teacher forward +
-   student step) and against the baseline.
+   student step) and against the baseline. The feature-level stages run
+   twice: on all regions (the official release) and on the configs'
+   ``num_sampled`` random regions per image.
 3. ``roialign``: mmcv RoIAlign vs torchvision ``roi_align`` on the teacher's
    shapes, forward and forward + backward, and their max abs difference.
 4. ``data``: the distillation data pipeline alone (img/s with the
@@ -65,7 +67,7 @@ SETTINGS = dict(
         num_classes=80, student_size=224, teacher_size=672, proposals=500,
         infer_batches=(1, 256), teacher_batch=16, train_batch=32,
         teacher_train_batch=8, matmul=8192, channels=512, fc=4096,
-        roi=7, roialign_batch=8,
+        roi=7, roialign_batch=8, sampled=128,
         data_config='configs/benchmarks/'
         'kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
         'multidigits-large-128px.py'),
@@ -75,7 +77,7 @@ SETTINGS = dict(
         num_classes=10, student_size=128, teacher_size=256, proposals=500,
         infer_batches=(1, 256), teacher_batch=64, train_batch=64,
         teacher_train_batch=16, matmul=8192, channels=32, fc=256, roi=7,
-        roialign_batch=16,
+        roialign_batch=16, sampled=64,
         data_config='configs/benchmarks/'
         'kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
         'multidigits-large-128px.py'),
@@ -85,7 +87,7 @@ SETTINGS = dict(
         num_classes=10, student_size=32, teacher_size=64, proposals=48,
         infer_batches=(1, 8), teacher_batch=8, train_batch=8,
         teacher_train_batch=8, matmul=1024, channels=32, fc=256, roi=4,
-        roialign_batch=8,
+        roialign_batch=8, sampled=64,
         data_config='configs/kdwsd/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_'
         '1xb8-12e_multidigits-32px.py'),
     tiny=dict(
@@ -94,7 +96,7 @@ SETTINGS = dict(
         num_classes=10, student_size=32, teacher_size=64, proposals=16,
         infer_batches=(1, 4), teacher_batch=2, train_batch=4,
         teacher_train_batch=2, matmul=256, channels=32, fc=256, roi=3,
-        roialign_batch=2,
+        roialign_batch=2, sampled=8,
         data_config='configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
     ))
 HEADER = ['section', 'measurement', 'setting', 'value', 'unit',
@@ -330,6 +332,7 @@ def bench_infer(b: Bench) -> None:
             b.add('infer', 'student, torch.compile', setting, float('nan'),
                   'img/s', f'failed: {type(e).__name__}: {e}'[:300])
         else:
+            b.results['student_compiled'] = rate
             b.add('infer', 'student, torch.compile', setting, rate, 'img/s',
                   f'{rate / rates[(modes[1][0], big)]:.2f}x eager bf16')
     del student
@@ -397,7 +400,8 @@ def bench_train(b: Bench) -> None:
     inputs = dict(teacher=xt, student=xs)
     samples = dict(teacher=st, student=ss)
     rates = {}
-    for stage in ('stage1', 'stage2', 'stage2-feat'):
+    for stage in ('stage1', 'stage2', 'stage2-feat', 'stage1-sampled',
+                  'stage2-feat-sampled'):
         kd = b.build(_distiller_cfg(b, stage))
         kd.train()
         if stage == 'stage1':  # teacher forward alone, same batch
@@ -416,7 +420,11 @@ def bench_train(b: Bench) -> None:
                     stage2='distillation stage 2 step (prediction level + '
                     'labels)',
                     **{'stage2-feat': 'distillation stage 2 step keeping '
-                       'the feature level (the main job\'s)'})[stage]
+                       'the feature level (the main job\'s)'})[
+                           stage.replace('-sampled', '')]
+        if stage.endswith('-sampled'):
+            what += (f', {s["sampled"]} of the {s["proposals"]} regions '
+                     'per image (the configs\' num_sampled)')
         b.add('train', what, f'batch {batch}, {dtype}', batch / t, 'img/s',
               f'{t / (t_teacher + t_student):.2f}x (teacher fwd + student '
               f'step) (target <= 1.15); {t / t_student:.2f}x baseline step '
@@ -447,7 +455,8 @@ def _distiller_cfg(b: Bench, stage: str) -> dict:
     feat = dict(
         in_channels=s['channels'], out_channels=s['fc'],
         hidden_channels=(s['fc'], ), roi_size=s['roi'], sampling_ratio=2,
-        regions='all', objectness_weight=True, num_sampled=None,
+        regions='all', objectness_weight=True,
+        num_sampled=s['sampled'] if stage.endswith('-sampled') else None,
         loss=dict(type='RegionFeatureLoss'))
     pred = dict(cls_temperature=0.5, det_temperature=0.5,
                 student_temperature=5.0, learnable_scale=True,
@@ -457,9 +466,10 @@ def _distiller_cfg(b: Bench, stage: str) -> dict:
         teacher_cfg=b.model_cfg('teacher'),
         student=b.model_cfg('student'),
         num_classes=s['num_classes'],
-        sup_weight=0.0 if stage == 'stage1' else 1.0,
-        feat_distill=feat if stage in ('stage1', 'stage2-feat') else None,
-        pred_distill=None if stage == 'stage1' else dict(
+        sup_weight=0.0 if stage.startswith('stage1') else 1.0,
+        feat_distill=feat if stage.startswith(('stage1', 'stage2-feat'))
+        else None,
+        pred_distill=None if stage.startswith('stage1') else dict(
             pred, soft_targets='cached' if stage == 'stage2-cached' else
             'online'))
 
@@ -530,6 +540,13 @@ def bench_flops(b: Bench) -> None:
     if 'student_bf16' in b.results:
         achieved = flops_per_img * b.results['student_bf16']
         b.add('flops', 'student inference FLOP rate',
+              f'batch {max(s["infer_batches"])}, bf16 autocast',
+              achieved / 1e12, 'TFLOP/s',
+              f'{100 * achieved / rate:.1f}% of the matmul rate '
+              '(target >= 50%)')
+    if 'student_compiled' in b.results:
+        achieved = flops_per_img * b.results['student_compiled']
+        b.add('flops', 'student inference FLOP rate, torch.compile',
               f'batch {max(s["infer_batches"])}, bf16 autocast',
               achieved / 1e12, 'TFLOP/s',
               f'{100 * achieved / rate:.1f}% of the matmul rate '

@@ -10,7 +10,7 @@ from mmkdwsd.registry import MODELS
 
 @MODELS.register_module()
 class RegionFeatureLoss(nn.Module):
-    """Feature-level distillation loss on region features.
+    r"""Feature-level distillation loss on region features.
 
     Implementation of the feature-level term of `KD-WSD
     <https://arxiv.org/abs/1809.05884>`_: the student's region features are
@@ -19,8 +19,8 @@ class RegionFeatureLoss(nn.Module):
 
     .. math::
 
-        L_f = \\frac{1}{2 N R} \\sum_i \\sum_r w_{ir}
-              \\lVert f^T_{ir} - f^S_{ir} \\rVert_2^2 .
+        L_f = \frac{1}{2 N R} \sum_i \sum_r w_{ir}
+              \lVert f^T_{ir} - f^S_{ir} \rVert_2^2 .
 
     With all weights 1 and ``avg_factor=None`` this is ``1 / (2 * M)`` times
     the summed squared distance over the ``M = N * R`` regions. Weighted
