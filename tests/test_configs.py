@@ -127,3 +127,28 @@ def test_config_mode_contract(cfg_path, tiny_multidigits):
         preds = model(**data, mode='predict')
     assert isinstance(preds, list) and len(preds) == 2
     assert all(hasattr(p, 'pred_score') for p in preds)
+
+
+@pytest.mark.parametrize('cfg_name', [
+    'resnet18-tiny_1xb64-30e_multidigits-large-256px.py',
+    'kdwsd-stage2-feat_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
+    'multidigits-large-128px.py'
+])
+def test_benchmark_gem_survives_large_p(cfg_name):
+    """The benchmark students' GeM keeps finite gradients where the learnable
+    exponent drifts in long runs (p = 8) and a channel is dead (all zero
+    after ReLU); with mmpretrain's default eps 1e-6 the gradient of p is NaN
+    there (a 48-epoch CPU run stopped on it)."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/benchmarks', cfg_name))
+    model_cfg = cfg.model.get('student', cfg.model)
+    for eps, finite in ((None, True), (1e-6, False)):
+        neck_cfg = copy.deepcopy(model_cfg.neck)
+        if eps is not None:
+            neck_cfg.eps = eps
+        neck = MODELS.build(neck_cfg)
+        with torch.no_grad():
+            neck.p.fill_(8.0)
+        feats = torch.rand(2, 4, 8, 8)
+        feats[:, 3] = 0  # a dead channel
+        neck(feats).sum().backward()
+        assert bool(torch.isfinite(neck.p.grad).all()) is finite, eps
