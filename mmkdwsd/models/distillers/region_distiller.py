@@ -131,8 +131,11 @@ class RegionDistiller(BaseModule):
             weight = torch.ones_like(index, dtype=torch.float)
             if self.regions == 'all' and self.objectness_weight:
                 weight = objectness[index].float().clamp(min=0)
-                weight = weight / weight.mean() if weight.sum() > 0 \
-                    else torch.ones_like(weight)
+                # No Python branch on a device value: a host sync per image
+                # would stall the GPU queue 2 x N times a step.
+                mean = weight.mean()
+                weight = torch.where(mean > 0, weight / mean.clamp(min=1e-12),
+                                     torch.ones_like(weight))
             selected.append((index, weight))
         return selected
 
@@ -176,12 +179,14 @@ class RegionDistiller(BaseModule):
                              f'{self.in_channels} but the student feature '
                              f'map has {feat_map.size(1)} channels')
         selected = self.select_regions(teacher_out, labels)
+        # (N, 4) x, y, x, y factors, copied to the device once per step
+        factors = feat_map.new_tensor(scales, dtype=torch.float32).repeat(
+            1, 2) if len(scales) else None
         boxes, targets, weights = [], [], []
-        for (index, weight), proposals, feats, (sx, sy) in zip(
-                selected, teacher_out['proposals'],
-                teacher_out['region_feats'], scales):
-            boxes.append(proposals[index] *
-                         proposals.new_tensor([sx, sy, sx, sy]))
+        for i, ((index, weight), proposals, feats) in enumerate(
+                zip(selected, teacher_out['proposals'],
+                    teacher_out['region_feats'])):
+            boxes.append(proposals[index] * factors[i].to(proposals.dtype))
             targets.append(feats[index])
             weights.append(weight)
         target = torch.cat(targets)

@@ -206,17 +206,27 @@ class WSDDNRoIHead(BaseRoIHead):
             list[Tensor]: Present class indices per image, each (P_i, ).
         """
         num_classes = self.bbox_head.num_classes
+
+        def name(i):
+            path = batch_data_samples[i].metainfo.get('img_path', '?')
+            return f'image {i} ({path})'
+
         gt_labels = []
         for i, sample in enumerate(batch_data_samples):
-            name = f'image {i} ({sample.metainfo.get("img_path", "?")})'
             if 'gt_label' not in sample:
-                raise KeyError(f'{name} has no `gt_label` (image labels); '
+                raise KeyError(f'{name(i)} has no `gt_label` (image labels); '
                                'pack it with PackWSODInputs.')
-            labels = torch.as_tensor(sample.gt_label).long().reshape(-1)
-            bad = (labels < 0) | (labels >= num_classes)
-            if bad.any():
-                raise ValueError(
-                    f'{name} has labels {labels[bad].tolist()} outside '
-                    f'[0, {num_classes - 1}] (num_classes={num_classes}).')
-            gt_labels.append(labels)
+            gt_labels.append(
+                torch.as_tensor(sample.gt_label).long().reshape(-1))
+        # One range check (one host sync) per batch, not one per image.
+        flat = torch.cat(gt_labels) if gt_labels else None
+        if flat is not None and bool(
+                ((flat < 0) | (flat >= num_classes)).any()):
+            for i, labels in enumerate(gt_labels):
+                bad = (labels < 0) | (labels >= num_classes)
+                if bad.any():
+                    raise ValueError(
+                        f'{name(i)} has labels {labels[bad].tolist()} '
+                        f'outside [0, {num_classes - 1}] '
+                        f'(num_classes={num_classes}).')
         return gt_labels

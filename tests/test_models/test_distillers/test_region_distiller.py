@@ -1,0 +1,63 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""RegionDistiller: region selection weights and the teacher-to-student
+box scaling."""
+import torch
+
+from mmkdwsd.registry import MODELS
+from mmkdwsd.utils import register_all_modules
+
+register_all_modules(init_default_scope=False)
+
+
+def _distiller(**kwargs):
+    return MODELS.build(
+        dict(type='RegionDistiller', in_channels=4, out_channels=6,
+             hidden_channels=(8, ), roi_size=2, **kwargs))
+
+
+def _teacher_out(objectness):
+    torch.manual_seed(0)
+    proposals, feats = [], []
+    for scores in objectness:
+        xy = torch.rand(len(scores), 2) * 30
+        proposals.append(torch.cat([xy, xy + 10 + torch.rand(len(scores), 2)
+                                    * 20], 1))
+        feats.append(torch.rand(len(scores), 6))
+    return dict(proposals=proposals, region_feats=feats,
+                proposal_scores=[torch.as_tensor(s) for s in objectness])
+
+
+def test_objectness_weights_have_mean_one_or_fall_back_to_ones():
+    out = _teacher_out([[0.2, 0.6, 1.0], [0.0, 0.0]])
+    (i0, w0), (i1, w1) = _distiller().select_regions(out, [None, None])
+    torch.testing.assert_close(w0, torch.tensor([0.2, 0.6, 1.0]) / 0.6)
+    assert i1.tolist() == [0, 1]
+    torch.testing.assert_close(w1, torch.ones(2))  # all-zero objectness
+
+
+def test_num_sampled_bounds_the_regions():
+    out = _teacher_out([[1.0] * 10, [1.0] * 3])
+    (i0, _), (i1, _) = _distiller(num_sampled=4).select_regions(
+        out, [None, None])
+    assert len(i0) == 4 and len(set(i0.tolist())) == 4
+    assert sorted(i1.tolist()) == [0, 1, 2]
+
+
+def test_boxes_are_scaled_to_the_student_input():
+    distiller = _distiller(objectness_weight=False)
+    out = _teacher_out([[1.0] * 5, [1.0] * 3])
+    feat_map = torch.rand(2, 4, 8, 8)
+    student = torch.zeros(2, 3, 32, 32)
+    scales = [(0.5, 0.5), (0.25, 0.5)]
+    loss = distiller(feat_map, student, out, scales, [None, None])
+    boxes = [p * torch.tensor([sx, sy, sx, sy])
+             for p, (sx, sy) in zip(out['proposals'], scales)]
+    pred = distiller.projector(distiller.pool(feat_map, student, boxes))
+    target = torch.cat(out['region_feats'])
+    expected = distiller.loss_feat(pred, target, torch.ones(8),
+                                   avg_factor=8)
+    torch.testing.assert_close(loss, expected)
+    # a different scale gives a different loss: the scaling is used
+    other = distiller(feat_map, student, out, [(1.0, 1.0)] * 2,
+                      [None, None])
+    assert not torch.allclose(loss, other)
