@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
+from mmengine.registry import FUNCTIONS
 from torch.utils.data import DataLoader
 
 from mmkdwsd.registry import DATASETS, MODELS
@@ -83,7 +83,11 @@ def _random_soft_targets(root: str, split: str) -> str:
 
 def _batch(loader_cfg, root, split, test_mode):
     dataset = _tiny_dataset(loader_cfg, root, split, test_mode)
-    loader = DataLoader(dataset, batch_size=2, collate_fn=pseudo_collate)
+    # the config's own collate function (stack_collate in the shipped ones)
+    collate = loader_cfg.get('collate_fn', dict(type='pseudo_collate'))
+    collate_fn = FUNCTIONS.get(collate['type'])
+    assert collate_fn is not None, collate
+    loader = DataLoader(dataset, batch_size=2, collate_fn=collate_fn)
     return next(iter(loader))
 
 

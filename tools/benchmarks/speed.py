@@ -537,16 +537,13 @@ def bench_flops(b: Bench) -> None:
     rate = 2 * n**3 / t
     b.add('flops', f'matmul {n}x{n}', str(dtype).replace('torch.', ''),
           rate / 1e12, 'TFLOP/s', 'measured now')
-    if 'student_bf16' in b.results:
-        achieved = flops_per_img * b.results['student_bf16']
-        b.add('flops', 'student inference FLOP rate',
-              f'batch {max(s["infer_batches"])}, bf16 autocast',
-              achieved / 1e12, 'TFLOP/s',
-              f'{100 * achieved / rate:.1f}% of the matmul rate '
-              '(target >= 50%)')
-    if 'student_compiled' in b.results:
-        achieved = flops_per_img * b.results['student_compiled']
-        b.add('flops', 'student inference FLOP rate, torch.compile',
+    for key, what in (('student_bf16', 'student inference FLOP rate'),
+                      ('student_compiled',
+                       'student inference FLOP rate, torch.compile')):
+        if key not in b.results:
+            continue
+        achieved = flops_per_img * b.results[key]
+        b.add('flops', what,
               f'batch {max(s["infer_batches"])}, bf16 autocast',
               achieved / 1e12, 'TFLOP/s',
               f'{100 * achieved / rate:.1f}% of the matmul rate '

@@ -27,6 +27,7 @@ train_dataloader = dict(
     batch_size=batch_size,
     num_workers=num_workers,
     persistent_workers=num_workers > 0,
+    collate_fn=dict(type='mmkdwsd.stack_collate'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -38,6 +39,7 @@ val_dataloader = dict(
     batch_size=batch_size,
     num_workers=num_workers,
     persistent_workers=num_workers > 0,
+    collate_fn=dict(type='mmkdwsd.stack_collate'),
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
