@@ -131,8 +131,8 @@ class RegionDistiller(BaseModule):
             weight = torch.ones_like(index, dtype=torch.float)
             if self.regions == 'all' and self.objectness_weight:
                 weight = objectness[index].float().clamp(min=0)
-                # No Python branch on a device value: a host sync per image
-                # would stall the GPU queue 2 x N times a step.
+                # No Python branch on a device value: it would make the host
+                # wait for the GPU once per image.
                 mean = weight.mean()
                 weight = torch.where(mean > 0, weight / mean.clamp(min=1e-12),
                                      torch.ones_like(weight))
