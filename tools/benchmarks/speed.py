@@ -400,8 +400,10 @@ def bench_train(b: Bench) -> None:
     inputs = dict(teacher=xt, student=xs)
     samples = dict(teacher=st, student=ss)
     rates = {}
-    for stage in ('stage1', 'stage2', 'stage2-feat', 'stage1-sampled',
-                  'stage2-feat-sampled'):
+    stages = ['stage1', 'stage2', 'stage2-feat']
+    if s['sampled'] < s['proposals']:  # else sampling draws every region
+        stages += ['stage1-sampled', 'stage2-feat-sampled']
+    for stage in stages:
         kd = b.build(_distiller_cfg(b, stage))
         kd.train()
         if stage == 'stage1':  # teacher forward alone, same batch
