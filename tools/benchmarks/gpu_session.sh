@@ -82,7 +82,7 @@ if [ -n "${MD_SECTIONS-data train}${ACCURACY-reference baseline}" ]; then
 fi
 if [ -n "${MD_SECTIONS-data train}" ]; then
   # shellcheck disable=SC2086
-  bounded 120 60 python3 tools/benchmarks/speed.py --device cuda \
+  bounded 120 10 python3 tools/benchmarks/speed.py --device cuda \
     --setting multidigits --sections ${MD_SECTIONS-data train} \
     --data-root "$ROOT" --out "$OUT/md" 2>&1 | tee "$OUT/md.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
