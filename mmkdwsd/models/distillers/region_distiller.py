@@ -180,13 +180,13 @@ class RegionDistiller(BaseModule):
                              f'map has {feat_map.size(1)} channels')
         selected = self.select_regions(teacher_out, labels)
         # (N, 4) x, y, x, y factors, copied to the device once per step
-        factors = feat_map.new_tensor(scales, dtype=torch.float32).repeat(
-            1, 2) if len(scales) else None
+        factors = feat_map.new_tensor(
+            scales, dtype=torch.float32).reshape(-1, 2).repeat(1, 2)
         boxes, targets, weights = [], [], []
-        for i, ((index, weight), proposals, feats) in enumerate(
-                zip(selected, teacher_out['proposals'],
-                    teacher_out['region_feats'])):
-            boxes.append(proposals[index] * factors[i].to(proposals.dtype))
+        for (index, weight), proposals, feats, factor in zip(
+                selected, teacher_out['proposals'],
+                teacher_out['region_feats'], factors):
+            boxes.append(proposals[index] * factor)
             targets.append(feats[index])
             weights.append(weight)
         target = torch.cat(targets)
