@@ -37,14 +37,6 @@ _resize = dict(
     type='mmdet.Resize',
     scale=(teacher_scale, teacher_scale),
     keep_ratio=False)
-train_pipeline = [
-    dict(type='LoadImageSafe'),
-    dict(type='mmdet.LoadProposals', num_max_proposals=500),
-    dict(
-        type='mmdet.ProposalBroadcaster',
-        transforms=[dict(type='mmdet.RandomFlip', prob=0.5)]),
-    _branches(_resize),
-]
 val_pipeline = [
     dict(type='LoadImageSafe'),
     dict(type='mmdet.LoadProposals', num_max_proposals=500),
@@ -59,18 +51,38 @@ test_pipeline = [
 del _branches, _resize
 
 # GeM eps 1e-3 as in the benchmark baseline (see
-# resnet18-tiny_1xb64-30e_multidigits-large-128px.py).
+# resnet18-tiny_1xb64-30e_multidigits-large-128px.py). Training data on the
+# fast path, as the baseline's: PreDecodedDataPreprocessor flips the decoded
+# batch and makes both views on the model's device (the teacher's with its
+# proposals flipped and rescaled), then runs the KDDataPreprocessor that the
+# distiller builds from the teacher's and the student's preprocessors.
 model = dict(
     teacher_cfg='configs/benchmarks/'
     'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
-    student=dict(neck=dict(eps=1e-3)))
+    student=dict(neck=dict(eps=1e-3)),
+    data_preprocessor=dict(
+        type='PreDecodedDataPreprocessor',
+        views=[
+            dict(branch='teacher', pack='det', scales=[teacher_scale]),
+            dict(branch='student', pack='cls', scales=[student_scale]),
+        ],
+        flip_prob=0.5))
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,
+    pin_memory=True,
+    collate_fn=dict(type='mmkdwsd.predecoded_collate'),
     dataset=dict(
-        data_root=data_root,
-        proposal_file='proposals/windows_train.pkl',
-        pipeline=train_pipeline))
+        _delete_=True,
+        type='PreDecodedDataset',
+        num_max_proposals=500,
+        dataset=dict(
+            type='CocoMultiLabelDataset',
+            data_root=data_root,
+            ann_file='annotations/instances_train.json',
+            data_prefix=dict(img='train/'),
+            proposal_file='proposals/windows_train.pkl',
+            pipeline=[])))
 val_dataloader = dict(
     batch_size=64,
     num_workers=8,

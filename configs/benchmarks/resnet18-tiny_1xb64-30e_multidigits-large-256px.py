@@ -3,19 +3,13 @@
 _base_ = ['./resnet18-tiny_1xb64-30e_multidigits-large-128px.py']
 
 student_scale = 256
-train_pipeline = [
-    dict(type='LoadImageSafe'),
-    dict(
-        type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='mmpretrain.PackInputs'),
-]
+model = dict(
+    data_preprocessor=dict(views=[dict(pack='cls', scales=[student_scale])]))
 test_pipeline = [
     dict(type='LoadImageSafe'),
     dict(
         type='Resize', scale=(student_scale, student_scale), keep_ratio=False),
     dict(type='mmpretrain.PackInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

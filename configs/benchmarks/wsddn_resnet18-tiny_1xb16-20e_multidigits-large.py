@@ -9,20 +9,6 @@ data_root = 'data/multidigits_large/'
 teacher_scale = 256
 teacher_train_scales = [192, 224, 256, 288, 320]
 max_epochs = 20
-train_pipeline = [
-    dict(type='LoadImageSafe'),
-    dict(type='mmdet.LoadProposals', num_max_proposals=500),
-    dict(
-        type='mmdet.ProposalBroadcaster',
-        transforms=[
-            dict(
-                type='RandomChoiceResize',
-                scales=[(s, s) for s in teacher_train_scales],
-                resize_type='mmdet.Resize',
-                keep_ratio=False),
-        ]),
-    dict(type='PackWSODInputs'),
-]
 test_pipeline = [
     dict(type='LoadImageSafe'),
     dict(type='mmdet.LoadProposals', num_max_proposals=500),
@@ -37,13 +23,32 @@ test_pipeline = [
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='PackWSODInputs'),
 ]
+# Training data on the fast path (docs/benchmarks.md): decoded once, one of
+# the scales drawn per batch (the per-image pipeline drew one per image) and
+# the proposals rescaled with the image by PreDecodedDataPreprocessor on the
+# model's device, which then runs the usual DetDataPreprocessor.
+model = dict(
+    data_preprocessor=dict(
+        _delete_=True,
+        type='PreDecodedDataPreprocessor',
+        preprocessor={{_base_.model.data_preprocessor}},
+        views=[dict(pack='det', scales=teacher_train_scales)]))
 train_dataloader = dict(
     batch_size=16,
     num_workers=8,
+    pin_memory=True,
+    collate_fn=dict(type='mmkdwsd.predecoded_collate'),
     dataset=dict(
-        data_root=data_root,
-        proposal_file='proposals/windows_train.pkl',
-        pipeline=train_pipeline))
+        _delete_=True,
+        type='PreDecodedDataset',
+        num_max_proposals=500,
+        dataset=dict(
+            type='CocoMultiLabelDataset',
+            data_root=data_root,
+            ann_file='annotations/instances_train.json',
+            data_prefix=dict(img='train/'),
+            proposal_file='proposals/windows_train.pkl',
+            pipeline=[])))
 val_dataloader = dict(
     batch_size=32,
     num_workers=8,

@@ -67,12 +67,20 @@ def _number(cell):
 def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
     out = run_script('speed.py', '--device', 'cpu', '--tiny', '--out',
                str(tmp_path), '--data-root', tiny_multidigits, '--workers',
-               '0')
+               '0', '--proposal-file', 'proposals/ss_train.pkl')
     header, rows = _table(out, 'section')
     assert header == ['section', 'measurement', 'setting', 'value', 'unit',
                       'ratio / note']
     found = {(r['section'], r['measurement']) for r in rows}
-    for key in [('data', 'train pipeline alone'), ('infer', 'student'),
+    for key in [('data', 'train pipeline alone (per-image, two views, '
+                 'stack_collate)'),
+                ('data', 'fast path (two views): PreDecodedDataset loader '
+                 'alone'),
+                ('data', 'fast path (two views): PreDecodedDataset + '
+                 'PreDecodedDataPreprocessor on cpu'),
+                ('data', 'fast path (student view): PreDecodedDataset + '
+                 'PreDecodedDataPreprocessor on cpu'),
+                ('infer', 'student'),
                 ('infer', 'teacher (WSDDN.predict_regions)'),
                 ('train', 'baseline student step'),
                 ('train', 'teacher step (WSDDN)'),
@@ -86,7 +94,10 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
                 ('roialign', 'mmcv RoIAlign, forward'),
                 ('roialign', 'torchvision roi_align, forward'),
                 ('flops', 'student inference FLOP rate'),
-                ('data', 'data / fastest training throughput')]:
+                ('data', 'student-view fast path / fastest training '
+                 'throughput'),
+                ('data', 'two-view fast path / fastest two-view '
+                 'distillation step')]:
         assert key in found, key
     assert len([r for r in rows if r['measurement'] == 'student']) == 4
     for row in rows:

@@ -198,12 +198,15 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
         loader = cfg.get(key)
         if loader is None:
             continue
-        loader.dataset.data_root = args.data_root + '/'
-        if loader.dataset.get('proposal_file'):
+        dataset = base_dataset(loader)
+        dataset.data_root = args.data_root + '/'
+        if dataset.get('proposal_file'):
             split = 'train' if key == 'train_dataloader' else 'val'
-            loader.dataset.proposal_file = proposal_file(args, split)
+            dataset.proposal_file = proposal_file(args, split)
         if args.tiny:
             loader.batch_size = 4
+        if not _cuda():  # nothing to pin for
+            loader.pin_memory = False
         workers = 0 if args.tiny else args.workers
         if workers is not None:
             loader.num_workers = workers
@@ -234,10 +237,19 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
             type='Pretrained',
             checkpoint=finished_checkpoint(args, EXPERIMENTS[name][3], seed),
             prefix='student.')
-    if cfg.train_dataloader.dataset.get('soft_target_file'):
-        cfg.train_dataloader.dataset.soft_target_file = soft_targets(
-            args, cfg, teacher, seed)
+    train_set = base_dataset(cfg.train_dataloader)
+    if train_set.get('soft_target_file'):
+        train_set.soft_target_file = soft_targets(args, cfg, teacher, seed)
     return cfg
+
+
+def base_dataset(loader_cfg):
+    """The config of the dataset a loader reads (inside a
+    ``PreDecodedDataset`` wrapper, the wrapped one)."""
+    dataset = loader_cfg.dataset
+    while dataset.get('type') == 'PreDecodedDataset':
+        dataset = dataset.dataset
+    return dataset
 
 
 def soft_targets(args, cfg, teacher: str, seed: int) -> str:

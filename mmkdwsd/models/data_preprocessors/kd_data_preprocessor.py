@@ -1,14 +1,14 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 from typing import Dict, Optional
 
-from mmengine.model import BaseDataPreprocessor
 from mmdet.utils import ConfigType, OptConfigType
 
 from mmkdwsd.registry import MODELS
+from .nested import NestedDataPreprocessor
 
 
 @MODELS.register_module()
-class KDDataPreprocessor(BaseDataPreprocessor):
+class KDDataPreprocessor(NestedDataPreprocessor):
     """Two preprocessors for the two views of a distillation batch.
 
     mmdet's ``MultiBranch`` transform packs one dataset item into a teacher
@@ -41,27 +41,6 @@ class KDDataPreprocessor(BaseDataPreprocessor):
         super().__init__()
         self.teacher = MODELS.build(teacher)
         self.student = MODELS.build(student)
-
-    def _sync_device(self) -> 'KDDataPreprocessor':
-        # BaseDataPreprocessor.to()/cuda()/cpu() only set the device of the
-        # module they are called on; the branch preprocessors cast with it.
-        self.teacher._device = self.student._device = self._device
-        return self
-
-    def to(self, *args, **kwargs) -> 'KDDataPreprocessor':
-        """Move to a device, the branch preprocessors included."""
-        super().to(*args, **kwargs)
-        return self._sync_device()
-
-    def cuda(self, *args, **kwargs) -> 'KDDataPreprocessor':
-        """Move to the current GPU, the branch preprocessors included."""
-        super().cuda(*args, **kwargs)
-        return self._sync_device()
-
-    def cpu(self, *args, **kwargs) -> 'KDDataPreprocessor':
-        """Move to the CPU, the branch preprocessors included."""
-        super().cpu(*args, **kwargs)
-        return self._sync_device()
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Preprocess each branch of a multi-branch batch.

@@ -177,11 +177,25 @@ class KDWSDDistiller(BaseModel):
                              student: dict) -> dict:
         """A ``KDDataPreprocessor`` config whose missing branches are the
         teacher's and the student's own preprocessors, so each model sees
-        its inputs normalised exactly as in its own training."""
+        its inputs normalised exactly as in its own training. A
+        ``PreDecodedDataPreprocessor`` gets that config as the preprocessor
+        it wraps (and a model's own fast-path wrapper is unwrapped: the
+        branch gets what it wraps)."""
+
+        def is_wrapper(c) -> bool:
+            return c is not None and str(
+                c.get('type')).endswith('PreDecodedDataPreprocessor')
+
         cfg = dict(type='KDDataPreprocessor') if cfg is None else dict(cfg)
+        if is_wrapper(cfg):
+            cfg['preprocessor'] = KDWSDDistiller._kd_preprocessor_cfg(
+                cfg.get('preprocessor'), teacher, student)
+            return cfg
         for branch, model in (('teacher', teacher), ('student', student)):
             if cfg.get(branch) is None:
                 cfg[branch] = model.get('data_preprocessor')
+                while is_wrapper(cfg[branch]):
+                    cfg[branch] = cfg[branch]['preprocessor']
             if cfg[branch] is None:
                 raise ValueError(
                     f'KDWSDDistiller: no preprocessor for the {branch} view: '

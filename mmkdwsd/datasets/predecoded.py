@@ -1,0 +1,296 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Pre-decoded datasets: every image decoded once into one uint8 array.
+
+The per-image pipeline (PNG decode, flip, resize, pack into data samples)
+delivered about 900 images/s on 8 workers where the small MultiDigits
+students train at 13,000 (docs/benchmarks.md). This path moves the work:
+
+- :class:`PreDecodedDataset` decodes the wrapped dataset's images once into
+  a ``.npy`` file (uint8, (N, H, W, 3), BGR as ``LoadImageSafe`` gives
+  them), memory-mapped by every worker, and fetches whole batches with one
+  gather (``__getitems__``): a batch crosses from a worker to the main
+  process as a handful of tensors, not a few per image;
+- :class:`~mmkdwsd.models.PreDecodedDataPreprocessor` flips, resizes and
+  packs the batch on the model's device.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
+
+from mmkdwsd.registry import DATASETS, FUNCTIONS
+from mmkdwsd.utils.fileio import atomic_dump_json
+from .transforms.loading import LoadImageSafe
+
+#: Key that marks a batch of :class:`PreDecodedDataset`.
+BATCH_KEY = 'predecoded'
+
+
+class PreDecodedCacheError(ValueError):
+    """Raised when images cannot be stacked into one decoded array."""
+
+
+def _fingerprint(paths: Sequence[str]) -> str:
+    """Digest of the image list: paths, sizes and modification times."""
+    digest = hashlib.sha1()
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            digest.update(
+                f'{path}|{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+        except OSError:  # LoadImageSafe names the missing file later
+            digest.update(f'{path}|missing\n'.encode())
+    return digest.hexdigest()
+
+
+@DATASETS.register_module()
+class PreDecodedDataset:
+    """Wrap a multi-label dataset whose images share one size; serve whole
+    batches of decoded images, labels, proposals and soft targets.
+
+    The wrapped dataset's ``pipeline`` is not used: augmentation (flip,
+    resize, multi-scale) is the job of
+    :class:`~mmkdwsd.models.PreDecodedDataPreprocessor`, which turns a batch
+    into the inputs and data samples the usual pipelines would give.
+
+    The decoded images are cached in ``cache_file`` (default
+    ``<data_root>/predecoded/<annotation file stem>.npy``), written once
+    with a progress bar and an atomic rename, and checked against a digest
+    of the image paths, sizes and modification times in the sidecar
+    ``.json``; a stale cache is rebuilt.
+
+    Args:
+        dataset (dict | BaseDataset): The wrapped dataset (or its config).
+        cache_file (str, optional): Where the decoded array lives, relative
+            to the wrapped dataset's ``data_root`` unless absolute.
+        num_max_proposals (int, optional): Keep the first (best) this many
+            proposals per image, as ``mmdet.LoadProposals`` does. Defaults
+            to None (all).
+
+    A batch (what ``__getitems__`` returns, wrapped in a one-item list for
+    the DataLoader's collate function :func:`predecoded_collate`) is a dict:
+
+    - ``predecoded``: True (the marker the preprocessor looks for);
+    - ``images``: uint8 (B, H, W, 3), BGR;
+    - ``labels``: uint8 (B, K) multi-hot positive classes;
+    - ``ignore``: uint8 (B, K) classes ignored in evaluation;
+    - ``proposals``: float32 (B, P, 4) xyxy, padded with zeros, and
+      ``num_proposals`` int64 (B,) (only with a ``proposal_file``);
+    - ``soft_targets``: float32 (B, K) (only with a ``soft_target_file``);
+    - ``metainfo``: list of B dicts (``img_path``, ``img_id``,
+      ``ori_shape``).
+    """
+
+    def __init__(self,
+                 dataset: Any,
+                 cache_file: Optional[str] = None,
+                 num_max_proposals: Optional[int] = None) -> None:
+        self.dataset = dataset if isinstance(
+            dataset, BaseDataset) else DATASETS.build(dataset)
+        self.dataset.full_init()
+        self.cache_file = self._cache_path(cache_file)
+        self.num_max_proposals = num_max_proposals
+        infos = [self.dataset.get_data_info(i) for i in range(len(self))]
+        self._metainfo = [
+            dict(
+                img_path=info['img_path'],
+                img_id=info.get('img_id', i),
+                ori_shape=(int(info['height']), int(info['width'])))
+            for i, info in enumerate(infos)
+        ]
+        num_classes = len(self.metainfo['classes'])
+        self._labels = self._multi_hot(infos, 'gt_label', num_classes)
+        self._ignore = self._multi_hot(infos, 'gt_label_ignore', num_classes)
+        self._proposals = self._counts = self._soft = None
+        if infos and 'proposals' in infos[0]:
+            self._proposals, self._counts = self._pad_proposals(infos)
+        if infos and 'soft_target' in infos[0]:
+            self._soft = np.stack([info['soft_target']
+                                   for info in infos]).astype(np.float32)
+        self._build_cache()
+        self._images = None  # opened lazily, once per process
+
+    # ------------------------------------------------------------ dataset
+    @property
+    def metainfo(self) -> dict:
+        """The wrapped dataset's metainfo (``classes`` ...)."""
+        return self.dataset.metainfo
+
+    @property
+    def ann_file(self) -> str:
+        """The wrapped dataset's annotation file (for error messages)."""
+        return getattr(self.dataset, 'ann_file', '')
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The wrapped dataset's ``data_info`` of item ``idx``."""
+        return self.dataset.get_data_info(idx)
+
+    @property
+    def images(self) -> np.ndarray:
+        """The decoded images, uint8 (N, H, W, 3), memory-mapped."""
+        if self._images is None:
+            self._images = np.load(self.cache_file, mmap_mode='r')
+        return self._images
+
+    def __getitem__(self, idx: int) -> Dict[str, Any]:
+        """A batch of one item (see the class docstring)."""
+        return self.__getitems__([idx])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> List[Dict[str, Any]]:
+        """One batch of ``indices``, in a one-item list.
+
+        Args:
+            indices (Sequence[int]): Item indices of the batch.
+
+        Returns:
+            list[dict]: ``[batch]``, see the class docstring.
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f'PreDecodedDataset: index out of range '
+                             f'[0, {len(self)}): {indices}')
+        # a memory map gathers fastest in file order
+        order = np.argsort(idx, kind='stable')
+        images = np.empty((len(idx), ) + self.images.shape[1:], np.uint8)
+        images[order] = self.images[idx[order]]
+        batch = {
+            BATCH_KEY: True,
+            'images': torch.from_numpy(images),
+            'labels': torch.from_numpy(self._labels[idx]),
+            'ignore': torch.from_numpy(self._ignore[idx]),
+            'metainfo': [self._metainfo[i] for i in idx],
+        }
+        if self._proposals is not None:
+            batch['proposals'] = torch.from_numpy(self._proposals[idx])
+            batch['num_proposals'] = torch.from_numpy(self._counts[idx])
+        if self._soft is not None:
+            batch['soft_targets'] = torch.from_numpy(self._soft[idx])
+        return [batch]
+
+    # -------------------------------------------------------------- setup
+    def _cache_path(self, cache_file: Optional[str]) -> str:
+        root = getattr(self.dataset, 'data_root', '') or ''
+        if cache_file is None:
+            stem = osp.splitext(osp.basename(self.ann_file))[0] or 'images'
+            cache_file = osp.join('predecoded', f'{stem}.npy')
+        return cache_file if osp.isabs(cache_file) else osp.join(
+            root, cache_file)
+
+    @staticmethod
+    def _multi_hot(infos: List[dict], key: str,
+                   num_classes: int) -> np.ndarray:
+        out = np.zeros((len(infos), num_classes), dtype=np.uint8)
+        for i, info in enumerate(infos):
+            labels = np.asarray(info.get(key, []), dtype=np.int64)
+            out[i, labels] = 1
+        return out
+
+    def _pad_proposals(self, infos: List[dict]):
+        limit = self.num_max_proposals
+        counts = np.array(
+            [len(info['proposals']['bboxes'][:limit]) for info in infos],
+            dtype=np.int64)
+        boxes = np.zeros((len(infos), max(int(counts.max()), 1), 4),
+                         dtype=np.float32)
+        for i, info in enumerate(infos):
+            boxes[i, :counts[i]] = info['proposals']['bboxes'][:counts[i]]
+        return boxes, counts
+
+    def _build_cache(self) -> None:
+        """Decode every image into ``cache_file`` unless it is up to date."""
+        paths = [meta['img_path'] for meta in self._metainfo]
+        key = _fingerprint(paths)
+        sidecar = osp.splitext(self.cache_file)[0] + '.json'
+        if osp.isfile(self.cache_file) and osp.isfile(sidecar):
+            with open(sidecar) as f:
+                if json.load(f).get('fingerprint') == key:
+                    shape = np.load(self.cache_file, mmap_mode='r').shape
+                    if shape[0] == len(paths):
+                        return
+            print_log(
+                f'PreDecodedDataset: {self.cache_file} is stale (the images '
+                f'of {self.ann_file} changed); decoding them again.',
+                logger='current')
+        self._decode_all(paths, key, sidecar)
+
+    def _decode_all(self, paths: List[str], key: str, sidecar: str) -> None:
+        if not paths:
+            raise PreDecodedCacheError(
+                f'PreDecodedDataset: {self.ann_file} has no images.')
+        load = LoadImageSafe()
+        first = load(dict(img_path=paths[0]))['img']
+        os.makedirs(osp.dirname(osp.abspath(self.cache_file)), exist_ok=True)
+        partial = self.cache_file + '.partial'
+        array = np.lib.format.open_memmap(
+            partial,
+            mode='w+',
+            dtype=np.uint8,
+            shape=(len(paths), ) + first.shape)
+        print_log(
+            f'PreDecodedDataset: decoding {len(paths)} images of '
+            f'{self.ann_file} into {self.cache_file} '
+            f'({array.nbytes / 2**20:.0f} MiB)',
+            logger='current')
+        progress = ProgressBar(len(paths))
+        for i, path in enumerate(paths):
+            img = first if i == 0 else load(dict(img_path=path))['img']
+            if img.shape != first.shape:
+                del array
+                os.remove(partial)
+                raise PreDecodedCacheError(
+                    f'PreDecodedDataset: image {path} has shape {img.shape}, '
+                    f'expected {first.shape} like {paths[0]}: all images '
+                    'must share one size (use the per-image pipeline for '
+                    'datasets of mixed sizes)')
+            array[i] = img
+            progress.update()
+        array.flush()
+        del array
+        os.replace(partial, self.cache_file)
+        atomic_dump_json(dict(fingerprint=key, num_images=len(paths)), sidecar)
+
+
+@FUNCTIONS.register_module()
+def predecoded_collate(data_batch: Sequence) -> Dict[str, Any]:
+    """Collate of :class:`PreDecodedDataset`: its ``__getitems__`` already
+    built the batch; items fetched one by one are concatenated.
+
+    Args:
+        data_batch (Sequence[dict]): One batch, or one-item batches.
+
+    Returns:
+        dict: The batch (see :class:`PreDecodedDataset`).
+    """
+    if len(data_batch) == 1:
+        return data_batch[0]
+    first = data_batch[0]
+    if not (isinstance(first, dict) and first.get(BATCH_KEY)):
+        raise TypeError('predecoded_collate collates batches of '
+                        'PreDecodedDataset; got items of type '
+                        f'{type(first).__name__}')
+    out = {BATCH_KEY: True}
+    for key in first:
+        if key == BATCH_KEY:
+            continue
+        values = [item[key] for item in data_batch]
+        if key == 'metainfo':
+            out[key] = [m for value in values for m in value]
+        elif key == 'proposals':  # pad to the longest
+            width = max(v.shape[1] for v in values)
+            out[key] = torch.cat([
+                torch.nn.functional.pad(v, (0, 0, 0, width - v.shape[1]))
+                for v in values
+            ])
+        else:
+            out[key] = torch.cat(values)
+    return out

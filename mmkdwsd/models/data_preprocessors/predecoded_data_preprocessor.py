@@ -1,0 +1,221 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.structures import DetDataSample
+from mmdet.utils import ConfigType
+from mmengine.structures import InstanceData
+from mmpretrain.structures import DataSample
+from torch import Tensor
+
+from mmkdwsd.datasets.predecoded import BATCH_KEY
+from mmkdwsd.registry import MODELS
+from .nested import NestedDataPreprocessor
+
+PACKS = ('cls', 'det')
+
+
+def _check_view(view: dict) -> dict:
+    """Normalise one entry of ``views`` and name what is wrong with it."""
+    view = dict(view)
+    if view.get('pack') not in PACKS:
+        raise ValueError(f'PreDecodedDataPreprocessor: view {view} needs '
+                         f"pack='cls' (mmpretrain DataSample) or 'det' "
+                         '(DetDataSample with proposals)')
+    scales = view.get('scales')
+    if not scales:
+        raise ValueError(f'PreDecodedDataPreprocessor: view {view} needs '
+                         'scales=[(w, h), ...] (one drawn per batch in '
+                         'training, the first in testing)')
+    view['scales'] = [(s, s) if isinstance(s, int) else tuple(s)
+                      for s in scales]
+    view.setdefault('branch', None)
+    return view
+
+
+@MODELS.register_module()
+class PreDecodedDataPreprocessor(NestedDataPreprocessor):
+    """Augment and pack a :class:`~mmkdwsd.datasets.PreDecodedDataset` batch
+    on the model's device, then run the wrapped preprocessor.
+
+    A batch of decoded uint8 images (one transfer) is flipped (per image,
+    with probability ``flip_prob``, in training), resized to each view's
+    scale (bilinear, as mmcv's ``Resize``; in training one of ``scales`` is
+    drawn per batch, as mmdet's ``BatchSyncRandomResize`` does) and packed
+    into the data samples ``mmpretrain.PackInputs`` (``pack='cls'``) or
+    :class:`~mmkdwsd.datasets.PackWSODInputs` (``pack='det'``: proposals
+    flipped and rescaled with the image) would have built. The wrapped
+    preprocessor (normalisation, padding) then runs as usual. Batches that
+    do not come from a :class:`PreDecodedDataset` (validation loaders with
+    the per-image pipeline) go to the wrapped preprocessor unchanged.
+
+    Args:
+        preprocessor (dict): The wrapped preprocessor: the model's usual one
+            (``mmpretrain.ClsDataPreprocessor``, ``mmdet.DetDataPreprocessor``
+            or ``KDDataPreprocessor``, which a distiller fills in).
+        views (list[dict]): One entry per view: ``pack`` (``'cls'`` or
+            ``'det'``), ``scales`` (list of ``(w, h)`` or ints) and, for a
+            two-view preprocessor such as ``KDDataPreprocessor``, ``branch``
+            (``'teacher'`` / ``'student'``).
+        flip_prob (float): Horizontal flip probability in training.
+            Defaults to 0.
+        batch_augments (dict, optional): Passed to the wrapped
+            preprocessor (mmpretrain's ``ImageClassifier`` sets it from its
+            ``train_cfg``). Defaults to None.
+
+    .. code:: text
+
+        images (B, H, W, 3) uint8 -> device -> flip -> per view:
+        resize (B, 3, h, w) float + samples -> preprocessor(...)
+    """
+
+    def __init__(self,
+                 preprocessor: ConfigType,
+                 views: Sequence[dict],
+                 flip_prob: float = 0.0,
+                 batch_augments: Optional[dict] = None) -> None:
+        super().__init__()
+        if batch_augments is not None:
+            preprocessor = dict(preprocessor, batch_augments=batch_augments)
+        self.preprocessor = MODELS.build(preprocessor)
+        self.views = [_check_view(v) for v in views]
+        branches = [v['branch'] for v in self.views]
+        if (None in branches and len(branches) > 1) or len(
+                set(branches)) != len(branches):
+            raise ValueError(
+                'PreDecodedDataPreprocessor: give one view without a '
+                f'branch, or views with distinct branches; got {branches}')
+        if not 0 <= flip_prob <= 1:
+            raise ValueError('PreDecodedDataPreprocessor: flip_prob must be '
+                             f'in [0, 1], got {flip_prob}')
+        self.flip_prob = flip_prob
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Augment, pack and preprocess one batch.
+
+        Args:
+            data (dict): A :class:`PreDecodedDataset` batch (``images``
+                uint8 (B, H, W, 3), ``labels`` (B, K), ...), or any batch
+                the wrapped preprocessor takes.
+            training (bool): Whether training-time augmentation is on.
+
+        Returns:
+            dict: The wrapped preprocessor's output: ``inputs`` (B, 3, h, w)
+            and a list of data samples, or dicts of them per branch.
+        """
+        if not (isinstance(data, dict) and data.get(BATCH_KEY)):
+            return self.preprocessor(data, training)
+        device = self.device
+        images = data['images'].to(device, non_blocking=True)
+        images = images.permute(0, 3, 1, 2)  # (B, 3, H, W), a view
+        num, height, width = images.shape[0], images.shape[2], images.shape[3]
+        flip = torch.zeros(num, dtype=torch.bool)
+        if training and self.flip_prob > 0:
+            flip = torch.rand(num) < self.flip_prob
+        flip_list = flip.tolist()
+        proposals = None
+        if 'proposals' in data:
+            proposals = data['proposals'].to(device, non_blocking=True)
+        if any(flip_list):
+            mask = flip.to(device)
+            images = torch.where(mask[:, None, None, None], images.flip(-1),
+                                 images)
+            if proposals is not None:
+                mirrored = torch.stack([
+                    width - proposals[..., 2], proposals[..., 1],
+                    width - proposals[..., 0], proposals[..., 3]
+                ], -1)
+                proposals = torch.where(mask[:, None, None], mirrored,
+                                        proposals)
+        labels = self._split_labels(data['labels'], device)
+        ignore = self._split_labels(data['ignore'], device)
+        scores = data['labels'].to(device, non_blocking=True).float()
+        soft = data.get('soft_targets')
+        if soft is not None:
+            soft = soft.to(device, non_blocking=True)
+        images = images.float()
+        inputs, samples = {}, {}
+        for view in self.views:
+            w, h = self._draw_scale(view['scales'], training)
+            view_inputs = images if (h, w) == (height, width) else \
+                F.interpolate(images, size=(h, w), mode='bilinear',
+                              align_corners=False)
+            factor = (w / width, h / height)
+            metas = [
+                dict(
+                    meta,
+                    img_shape=(h, w),
+                    scale_factor=factor,
+                    flip=flipped,
+                    flip_direction='horizontal' if flipped else None)
+                for meta, flipped in zip(data['metainfo'], flip_list)
+            ]
+            if view['pack'] == 'cls':
+                view_samples = self._pack_cls(metas, labels, scores, soft)
+            else:
+                view_samples = self._pack_det(metas, labels, ignore, proposals,
+                                              data, factor)
+            inputs[view['branch']] = view_inputs
+            samples[view['branch']] = view_samples
+        if None in inputs:
+            return self.preprocessor(
+                dict(inputs=inputs[None], data_samples=samples[None]),
+                training)
+        return self.preprocessor(
+            dict(inputs=inputs, data_samples=samples), training)
+
+    @staticmethod
+    def _draw_scale(scales: List[Tuple[int, int]],
+                    training: bool) -> Tuple[int, int]:
+        if not training or len(scales) == 1:
+            return scales[0]
+        return scales[int(torch.randint(len(scales), ()))]
+
+    @staticmethod
+    def _split_labels(multi_hot: Tensor, device) -> List[Tensor]:
+        """Class indices per image: LongTensor views on ``device``."""
+        rows, cols = multi_hot.nonzero(as_tuple=True)
+        counts = torch.bincount(rows, minlength=len(multi_hot)).tolist()
+        return list(cols.to(device, non_blocking=True).split(counts))
+
+    @staticmethod
+    def _pack_cls(metas: List[dict], labels: List[Tensor], scores: Tensor,
+                  soft: Optional[Tensor]) -> List[DataSample]:
+        samples = []
+        for i, meta in enumerate(metas):
+            sample = DataSample(metainfo=meta)
+            sample.gt_label = labels[i]
+            # the multi-hot target the mmpretrain head would build from
+            # gt_label; with it the head stacks one view per image
+            sample.gt_score = scores[i]
+            if soft is not None:
+                sample.soft_target = soft[i]
+            samples.append(sample)
+        return samples
+
+    @staticmethod
+    def _pack_det(metas: List[dict], labels: List[Tensor],
+                  ignore: List[Tensor], proposals: Optional[Tensor],
+                  data: Dict, factor: Tuple[float,
+                                            float]) -> List[DetDataSample]:
+        if proposals is None:
+            raise KeyError(
+                "PreDecodedDataPreprocessor: a pack='det' view needs "
+                'proposals; set proposal_file in the dataset that '
+                'PreDecodedDataset wraps')
+        h, w = metas[0]['img_shape']
+        scale = proposals.new_tensor([factor[0], factor[1]] * 2)
+        bound = proposals.new_tensor([w, h, w, h])
+        boxes = torch.minimum((proposals * scale).clamp_(min=0), bound)
+        ones = boxes.new_ones(boxes.shape[1])
+        counts = data['num_proposals'].tolist()
+        samples = []
+        for i, meta in enumerate(metas):
+            sample = DetDataSample(metainfo=meta)
+            sample.proposals = InstanceData(
+                bboxes=boxes[i, :counts[i]], scores=ones[:counts[i]])
+            sample.gt_label = labels[i]
+            sample.gt_label_ignore = ignore[i]
+            samples.append(sample)
+        return samples

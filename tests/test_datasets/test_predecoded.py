@@ -1,0 +1,131 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""PreDecodedDataset: the decoded cache (built once, reused, rebuilt when
+the images change, refused for mixed sizes) and whole-batch fetching, in
+the main process and through DataLoader workers."""
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from mmkdwsd.datasets import (PreDecodedCacheError, PreDecodedDataset,
+                              predecoded_collate)
+from mmkdwsd.datasets.transforms import LoadImageSafe
+from mmkdwsd.datasets.transforms.loading import ImageReadError
+from .utils import write_coco, write_image
+
+
+def _inner(root, **kwargs):
+    return dict(
+        type='CocoMultiLabelDataset',
+        data_root=root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=[],
+        **kwargs)
+
+
+@pytest.fixture
+def tiny_copy(tiny_multidigits, tmp_path):
+    """A private copy of the tiny MultiDigits set (tests change images)."""
+    root = str(tmp_path / 'md')
+    shutil.copytree(
+        tiny_multidigits, root, ignore=shutil.ignore_patterns('predecoded'))
+    return root + '/'
+
+
+def test_cache_matches_decoder_and_is_reused(tiny_copy):
+    ds = PreDecodedDataset(_inner(tiny_copy))
+    assert ds.cache_file == osp.join(tiny_copy,
+                                     'predecoded/instances_train.npy')
+    assert len(ds) == 16 and ds.images.shape == (16, 128, 128, 3)
+    load = LoadImageSafe()
+    for i in (0, 7, 15):
+        img = load(dict(img_path=ds.get_data_info(i)['img_path']))['img']
+        np.testing.assert_array_equal(ds.images[i], img)
+    stamp = os.stat(ds.cache_file).st_mtime_ns
+    again = PreDecodedDataset(_inner(tiny_copy))  # not decoded again
+    assert os.stat(again.cache_file).st_mtime_ns == stamp
+
+
+def test_changed_image_rebuilds_the_cache(tiny_copy):
+    ds = PreDecodedDataset(_inner(tiny_copy))
+    stamp = os.stat(ds.cache_file).st_mtime_ns
+    path = ds.get_data_info(3)['img_path']
+    write_image(path, height=128, width=128, seed=5)
+    again = PreDecodedDataset(_inner(tiny_copy))
+    assert os.stat(again.cache_file).st_mtime_ns != stamp
+    img = LoadImageSafe()(dict(img_path=path))['img']
+    np.testing.assert_array_equal(again.images[3], img)
+
+
+def test_mixed_sizes_and_bad_images_are_named(tmp_path):
+    root = str(tmp_path)
+    write_coco(root)  # writes a.png, b.png, c.png of 32 x 40
+    write_image(osp.join(root, 'img', 'c.png'), height=24, width=40)
+    inner = dict(
+        type='CocoMultiLabelDataset',
+        data_root=root,
+        ann_file='ann.json',
+        data_prefix=dict(img='img/'),
+        pipeline=[])
+    with pytest.raises(PreDecodedCacheError, match=r'c\.png has shape'):
+        PreDecodedDataset(inner)
+    # nothing half-written is left behind
+    assert os.listdir(osp.join(root, 'predecoded')) == []
+    with open(osp.join(root, 'img', 'c.png'), 'wb') as f:
+        f.write(b'not a png')
+    with pytest.raises(ImageReadError, match=r'c\.png'):
+        PreDecodedDataset(inner)
+
+
+def test_batches(tiny_multidigits):
+    ds = PreDecodedDataset(
+        _inner(tiny_multidigits, proposal_file='proposals/ss_train.pkl'),
+        num_max_proposals=30)
+    batch = ds.__getitems__([5, 2, 9])[0]
+    assert batch['predecoded'] is True
+    assert batch['images'].dtype == torch.uint8
+    assert batch['images'].shape == (3, 128, 128, 3)
+    for row, idx in enumerate((5, 2, 9)):
+        info = ds.get_data_info(idx)
+        np.testing.assert_array_equal(batch['images'][row].numpy(),
+                                      ds.images[idx])
+        assert batch['labels'][row].nonzero().flatten().tolist() == \
+            info['gt_label'].tolist()
+        assert batch['metainfo'][row]['img_path'] == info['img_path']
+        count = int(batch['num_proposals'][row])
+        assert count == min(30, len(info['proposals']['bboxes']))
+        np.testing.assert_array_equal(batch['proposals'][row, :count].numpy(),
+                                      info['proposals']['bboxes'][:count])
+    assert batch['proposals'].shape == (3, 30, 4)
+    # items fetched one by one collate into the same batch
+    items = predecoded_collate([ds[5], ds[2], ds[9]])
+    for key in ('images', 'labels', 'ignore', 'proposals', 'num_proposals'):
+        torch.testing.assert_close(items[key], batch[key])
+    assert items['metainfo'] == batch['metainfo']
+    with pytest.raises(IndexError, match='out of range'):
+        ds.__getitems__([16])
+
+
+def test_dataloader_workers_fetch_whole_batches(tiny_multidigits):
+    ds = PreDecodedDataset(_inner(tiny_multidigits))
+    loader = DataLoader(
+        ds, batch_size=4, num_workers=2, collate_fn=predecoded_collate)
+    batches = list(loader)
+    assert [len(b['images']) for b in batches] == [4, 4, 4, 4]
+    assert torch.equal(batches[1]['images'],
+                       ds.__getitems__([4, 5, 6, 7])[0]['images'])
+
+
+def test_soft_targets_ride_along(tiny_multidigits):
+    from ..test_configs import _random_soft_targets
+    path = _random_soft_targets(tiny_multidigits, 'train')
+    ds = PreDecodedDataset(_inner(tiny_multidigits, soft_target_file=path))
+    batch = ds.__getitems__([0, 1])[0]
+    np.testing.assert_allclose(batch['soft_targets'][1].numpy(),
+                               ds.get_data_info(1)['soft_target'])
+    assert 'proposals' not in batch

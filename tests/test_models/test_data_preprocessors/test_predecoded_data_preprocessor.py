@@ -1,0 +1,226 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""PreDecodedDataPreprocessor gives what the per-image pipelines give: the
+same pixels (up to mmcv's rounding to uint8), the same proposals, labels
+and metainfo, for the detector view, the classifier view and both."""
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+
+from mmkdwsd.datasets import PreDecodedDataset
+from mmkdwsd.registry import DATASETS, MODELS
+
+MEAN_STD = dict(mean=[0., 0., 0.], std=[1., 1., 1.])
+DET = dict(type='mmdet.DetDataPreprocessor', **MEAN_STD)
+CLS = dict(type='mmpretrain.ClsDataPreprocessor', **MEAN_STD)
+INDICES = [3, 1, 2, 7]
+
+
+def _inner(root, pipeline=()):
+    return dict(
+        type='CocoMultiLabelDataset',
+        data_root=root,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        proposal_file='proposals/ss_train.pkl',
+        pipeline=list(pipeline))
+
+
+def _det_pipeline(flip: bool, size: int):
+    return [
+        dict(type='LoadImageSafe'),
+        dict(type='mmdet.LoadProposals', num_max_proposals=500),
+        dict(
+            type='mmdet.ProposalBroadcaster',
+            transforms=[
+                dict(type='mmdet.RandomFlip', prob=float(flip)),
+                dict(
+                    type='mmdet.Resize', scale=(size, size), keep_ratio=False),
+            ]),
+        dict(type='PackWSODInputs'),
+    ]
+
+
+def _cls_pipeline(flip: bool, size: int):
+    return [
+        dict(type='LoadImageSafe'),
+        dict(type='RandomFlip', prob=float(flip), direction='horizontal'),
+        dict(type='Resize', scale=(size, size), keep_ratio=False),
+        dict(type='mmpretrain.PackInputs'),
+    ]
+
+
+def _reference(root, pipeline, preprocessor):
+    dataset = DATASETS.build(_inner(root, pipeline))
+    batch = pseudo_collate([dataset[i] for i in INDICES])
+    return MODELS.build(preprocessor)(batch, False)
+
+
+@pytest.fixture
+def batch(tiny_multidigits):
+    dataset = PreDecodedDataset(_inner(tiny_multidigits))
+    return dataset.__getitems__(INDICES)[0]
+
+
+@pytest.mark.parametrize('flip', [False, True])
+def test_det_view_matches_the_pipeline(tiny_multidigits, batch, flip):
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=DET,
+            views=[dict(pack='det', scales=[64])],
+            flip_prob=float(flip)))
+    out = processor(batch, training=True)
+    ref = _reference(tiny_multidigits, _det_pipeline(flip, 64), DET)
+    assert out['inputs'].shape == ref['inputs'].shape == (4, 3, 64, 64)
+    assert (out['inputs'] - ref['inputs']).abs().max() <= 0.5
+    for ours, theirs in zip(out['data_samples'], ref['data_samples']):
+        torch.testing.assert_close(ours.proposals.bboxes,
+                                   theirs.proposals.bboxes)
+        assert len(ours.proposals.scores) == len(ours.proposals.bboxes)
+        assert ours.gt_label.tolist() == theirs.gt_label.tolist()
+        assert ours.gt_label_ignore.tolist() == []
+        for key in ('img_path', 'img_shape', 'ori_shape', 'flip',
+                    'batch_input_shape'):
+            assert ours.metainfo[key] == theirs.metainfo[key], key
+        np.testing.assert_allclose(ours.scale_factor, theirs.scale_factor)
+
+
+def test_cls_view_matches_the_pipeline(tiny_multidigits, batch):
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=CLS,
+            views=[dict(pack='cls', scales=[(96, 64)])],
+            flip_prob=1.0))
+    out = processor(batch, training=True)
+    dataset = DATASETS.build(_inner(tiny_multidigits))
+    pipeline = _cls_pipeline(True, 0)
+    pipeline[2]['scale'] = (96, 64)  # (w, h)
+    ref = _reference(tiny_multidigits, pipeline, CLS)
+    assert out['inputs'].shape == ref['inputs'].shape == (4, 3, 64, 96)
+    # cv2 interpolates in fixed point: within one grey level at 0.75x
+    assert (out['inputs'] - ref['inputs']).abs().max() <= 1.0
+    for i, (ours, theirs) in enumerate(
+            zip(out['data_samples'], ref['data_samples'])):
+        assert ours.gt_label.tolist() == theirs.gt_label.tolist()
+        hot = torch.zeros(len(dataset.metainfo['classes']))
+        hot[theirs.gt_label] = 1
+        torch.testing.assert_close(ours.gt_score, hot)
+        assert ours.img_shape == (64, 96) and ours.flip
+
+
+def test_two_views_share_the_flip(tiny_multidigits, batch):
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=dict(
+                type='KDDataPreprocessor', teacher=DET, student=CLS),
+            views=[
+                dict(branch='teacher', pack='det', scales=[64]),
+                dict(branch='student', pack='cls', scales=[32]),
+            ],
+            flip_prob=0.5))
+    torch.manual_seed(1)
+    out = processor(batch, training=True)
+    teacher, student = out['inputs']['teacher'], out['inputs']['student']
+    assert teacher.shape == (4, 3, 64, 64) and student.shape == (4, 3, 32, 32)
+    flips = [s.flip for s in out['data_samples']['student']]
+    assert flips == [s.flip for s in out['data_samples']['teacher']]
+    assert any(flips) and not all(flips)
+    # both views are the same flipped image, resized
+    images = batch['images'].permute(0, 3, 1, 2).float()
+    images[flips] = images[flips].flip(-1)
+    for view, size in ((teacher, 64), (student, 32)):
+        expected = torch.nn.functional.interpolate(
+            images, size=(size, size), mode='bilinear', align_corners=False)
+        torch.testing.assert_close(view, expected)
+    # no flips outside training
+    out = processor(batch, training=False)
+    assert not any(s.flip for s in out['data_samples']['student'])
+
+
+def test_multi_scale_and_pass_through(tiny_multidigits, batch):
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=DET,
+            views=[dict(pack='det', scales=[48, 64, 80])]))
+    sizes = {processor(batch, True)['inputs'].shape[-1] for _ in range(12)}
+    assert sizes <= {48, 64, 80} and len(sizes) > 1
+    assert processor(batch, False)['inputs'].shape[-1] == 48
+    # a batch of the per-image pipeline goes to the wrapped preprocessor
+    dataset = DATASETS.build(
+        _inner(tiny_multidigits, _det_pipeline(False, 64)))
+    plain = pseudo_collate([dataset[0], dataset[1]])
+    out = processor(plain, False)
+    assert out['inputs'].shape == (2, 3, 64, 64)
+
+
+def test_bad_configs_are_named():
+    with pytest.raises(ValueError, match="pack='cls'"):
+        MODELS.build(
+            dict(
+                type='PreDecodedDataPreprocessor',
+                preprocessor=CLS,
+                views=[dict(pack='image', scales=[32])]))
+    with pytest.raises(ValueError, match='needs scales'):
+        MODELS.build(
+            dict(
+                type='PreDecodedDataPreprocessor',
+                preprocessor=CLS,
+                views=[dict(pack='cls')]))
+    with pytest.raises(ValueError, match='distinct branches'):
+        MODELS.build(
+            dict(
+                type='PreDecodedDataPreprocessor',
+                preprocessor=CLS,
+                views=[
+                    dict(pack='cls', scales=[32]),
+                    dict(pack='det', scales=[32])
+                ]))
+    with pytest.raises(ValueError, match='flip_prob'):
+        MODELS.build(
+            dict(
+                type='PreDecodedDataPreprocessor',
+                preprocessor=CLS,
+                views=[dict(pack='cls', scales=[32])],
+                flip_prob=2))
+
+
+def test_det_view_without_proposals_is_named(tiny_multidigits):
+    inner = _inner(tiny_multidigits)
+    inner.pop('proposal_file')
+    batch = PreDecodedDataset(inner).__getitems__([0])[0]
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=DET,
+            views=[dict(pack='det', scales=[64])]))
+    with pytest.raises(KeyError, match='proposal_file'):
+        processor(batch, False)
+
+
+def test_distiller_wraps_its_kd_preprocessor():
+    from mmkdwsd.models.distillers.kdwsd_distiller import KDWSDDistiller
+    wrapped_teacher = dict(
+        data_preprocessor=dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=DET,
+            views=[dict(pack='det', scales=[64])]))
+    student = dict(data_preprocessor=CLS)
+    views = [
+        dict(branch='teacher', pack='det', scales=[64]),
+        dict(branch='student', pack='cls', scales=[32]),
+    ]
+    cfg = KDWSDDistiller._kd_preprocessor_cfg(
+        dict(type='PreDecodedDataPreprocessor', views=views),
+        wrapped_teacher, student)
+    # the distiller's KDDataPreprocessor, inside; the teacher config's own
+    # fast-path wrapper unwrapped to its DetDataPreprocessor
+    assert cfg['preprocessor'] == dict(
+        type='KDDataPreprocessor', teacher=DET, student=CLS)
+    assert KDWSDDistiller._kd_preprocessor_cfg(
+        None, wrapped_teacher, student)['teacher'] == DET
+    processor = MODELS.build(cfg).cpu()
+    assert processor.preprocessor.teacher.device == torch.device('cpu')
