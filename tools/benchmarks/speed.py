@@ -321,11 +321,31 @@ def _time_loader(b: Bench, loader, preprocessor=None) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _preprocessor(b: Bench, cfg):
+def _preprocessor(b: Bench, cfg, size=None):
+    """The config's model's data preprocessor on the device (its views
+    resized to ``size`` when given)."""
     model_cfg = copy.deepcopy(cfg.model)
     if 'teacher_ckpt' in model_cfg:
         model_cfg.teacher_ckpt = None  # only the preprocessor is used
+    if size is not None:
+        model_cfg.data_preprocessor.views = [
+            dict(view, scales=[size])
+            for view in model_cfg.data_preprocessor.views
+        ]
     return b.build(model_cfg).data_preprocessor
+
+
+def _packing_rate(b: Bench, cfg, loader) -> float:
+    """Images/s of the preprocessor's per-image host work alone: one batch
+    with its images cut to 8 x 8 pixels, so that the tensor work is nil and
+    what is timed is building, moving and checking the data samples."""
+    from mmkdwsd.registry import DATASETS
+    dataset = DATASETS.build(loader.dataset)
+    size = min(loader.batch_size, len(dataset))
+    batch = dataset.__getitems__(list(range(size)))[0]
+    batch['images'] = batch['images'][:, :8, :8].contiguous()
+    preprocessor = _preprocessor(b, cfg, size=8)
+    return len(batch['images']) / b.time(lambda: preprocessor(batch, True))
 
 
 def bench_data(b: Bench) -> None:
@@ -364,6 +384,10 @@ def bench_data(b: Bench) -> None:
         rows.append((f'fast path ({view}): PreDecodedDataset + '
                      f'PreDecodedDataPreprocessor on {b.args.device}', setting,
                      rate, ''))
+        rows.append((f'fast path ({view}): data samples alone (the '
+                     "preprocessor's per-image host work, 8 px images)",
+                     setting, _packing_rate(b, cfg, loader),
+                     'main process, single thread of Python'))
     for what, setting, rate, note in rows:
         b.add('data', what, setting, rate, 'img/s', note)
 
