@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -224,6 +225,8 @@ class PreDecodedDataset:
         self._decode_all(paths, key, sidecar)
 
     def _decode_all(self, paths: List[str], key: str, sidecar: str) -> None:
+        """Decode ``paths`` into ``cache_file`` (OpenCV decodes in threads,
+        outside the GIL); nothing is left behind when an image is bad."""
         if not paths:
             raise PreDecodedCacheError(
                 f'PreDecodedDataset: {self.ann_file} has no images.')
@@ -242,19 +245,25 @@ class PreDecodedDataset:
             f'({array.nbytes / 2**20:.0f} MiB)',
             logger='current')
         progress = ProgressBar(len(paths))
-        for i, path in enumerate(paths):
-            img = first if i == 0 else load(dict(img_path=path))['img']
-            if img.shape != first.shape:
-                del array
-                os.remove(partial)
-                raise PreDecodedCacheError(
-                    f'PreDecodedDataset: image {path} has shape {img.shape}, '
-                    f'expected {first.shape} like {paths[0]}: all images '
-                    'must share one size (use the per-image pipeline for '
-                    'datasets of mixed sizes)')
-            array[i] = img
-            progress.update()
-        array.flush()
+        try:
+            with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+                images = pool.map(lambda p: load(dict(img_path=p))['img'],
+                                  paths)
+                for i, (path, img) in enumerate(zip(paths, images)):
+                    if img.shape != first.shape:
+                        raise PreDecodedCacheError(
+                            f'PreDecodedDataset: image {path} has shape '
+                            f'{img.shape}, expected {first.shape} like '
+                            f'{paths[0]}: all images must share one size '
+                            '(use the per-image pipeline for datasets of '
+                            'mixed sizes)')
+                    array[i] = img
+                    progress.update()
+            array.flush()
+        except BaseException:
+            del array
+            os.remove(partial)
+            raise
         del array
         os.replace(partial, self.cache_file)
         atomic_dump_json(dict(fingerprint=key, num_images=len(paths)), sidecar)

@@ -80,6 +80,7 @@ def test_mixed_sizes_and_bad_images_are_named(tmp_path):
         f.write(b'not a png')
     with pytest.raises(ImageReadError, match=r'c\.png'):
         PreDecodedDataset(inner)
+    assert os.listdir(osp.join(root, 'predecoded')) == []
 
 
 def test_batches(tiny_multidigits):
