@@ -233,7 +233,9 @@ class PreDecodedDataset:
         load = LoadImageSafe()
         first = load(dict(img_path=paths[0]))['img']
         os.makedirs(osp.dirname(osp.abspath(self.cache_file)), exist_ok=True)
-        partial = self.cache_file + '.partial'
+        # one partial file per process: concurrent builders (one training
+        # run per seed) do not write into each other's; the last rename wins
+        partial = f'{self.cache_file}.{os.getpid()}.partial'
         array = np.lib.format.open_memmap(
             partial,
             mode='w+',

@@ -172,6 +172,19 @@ def prepare_data(args: argparse.Namespace) -> None:
                 '--workers',
                 str(args.data_workers), '--no-progress'
             ])
+    # the decoded training images the benchmark configs' fast data path
+    # reads, once, before concurrent runs (one per seed) would each start
+    # decoding them
+    from mmkdwsd.datasets import PreDecodedDataset
+    from mmkdwsd.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    PreDecodedDataset(
+        dict(
+            type='mmkdwsd.CocoMultiLabelDataset',
+            data_root=args.data_root + '/',
+            ann_file='annotations/instances_train.json',
+            data_prefix=dict(img='train/'),
+            pipeline=[]))
 
 
 def proposal_file(args, split: str, absolute: bool = False) -> str:
@@ -278,7 +291,12 @@ def finished_checkpoint(args,
                         seed: int,
                         alternative: str = '') -> str:
     """Checkpoint of the finished run ``name`` of ``seed``."""
-    done = read_done(osp.join(args.work_dir, name, f'seed{seed}'))
+    run_dir = osp.join(args.work_dir, name, f'seed{seed}')
+    done = read_done(run_dir)
+    if done is not None and not osp.isfile(done['checkpoint']):
+        # a run carried over from another machine: same folder, other root
+        done['checkpoint'] = osp.join(run_dir,
+                                      osp.basename(done['checkpoint']))
     if done is None or not osp.isfile(done['checkpoint']):
         raise FileNotFoundError(
             f'no finished {name} run for seed {seed} in {args.work_dir}: '

@@ -16,7 +16,11 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def git_commit() -> str:
-    """Short commit of the checkout (``+dirty`` with local changes)."""
+    """Short commit of the checkout (``+dirty`` with local changes), or
+    ``$MMKDWSD_COMMIT`` where the caller knows better (the GPU machine's
+    copy of the tree: tools/benchmarks/gpu_session.sh sets it)."""
+    if os.environ.get('MMKDWSD_COMMIT'):
+        return os.environ['MMKDWSD_COMMIT']
     try:
         commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                                 cwd=ROOT, capture_output=True, text=True,

@@ -9,9 +9,14 @@
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
 #      data pipeline alone against the fastest training step; md/speed.md);
-#   4. accuracy runs (ACCURACY, default "reference baseline") with what
-#      time is left; their logs, done.json and final checkpoints are copied
-#      to $OUT/accuracy, also when the deadline cuts a run off.
+#   4. accuracy runs (ACCURACY, default all twelve in dependency order),
+#      one process per seed of SEEDS running side by side on the GPU (the
+#      small models leave it mostly idle), with what time is left; their
+#      logs and done.json are copied to $OUT/accuracy and the runs (with
+#      final checkpoints) packed into $OUT/accuracy_runs.tar.gz, also when
+#      the deadline cuts a run off. Unpack that at the repository root and
+#      carry work_dirs/benchmarks/accuracy in the next session: finished
+#      runs are skipped, and distilled students find their teachers.
 # Results go to $OUT, the GPU's name and the commit first (device.txt).
 #
 # On the device machine, from the repository root, with `.gpu-wheels`
@@ -22,14 +27,18 @@
 # flops"), SKIP_TESTS=1, PYTEST_K (a pytest -k expression), MD_SECTIONS,
 # MD_NUM_TRAIN (generate only this many train scenes: enough for the
 # pipeline alone, not for ACCURACY), ACCURACY (accuracy.py --only names,
-# default "reference baseline"; "" for none), SEED (default 0), COMMIT (the
-# commit to record: the device's copy of the tree has no .git).
+# default all; "" for none), SEEDS (default "0"; "0 1 2" runs three
+# processes), COMMIT (the commit to record: the device's copy of the tree
+# is the session's base commit plus uncommitted changes).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-work_dirs/gpu_session}
 DEADLINE=${DEADLINE:-540}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+[ -n "${COMMIT:-}" ] && export MMKDWSD_COMMIT=$COMMIT
+ALL_RUNS="reference baseline teacher_wsddn teacher_oicr kd_pred kd_feat \
+kd_both kd_both_oicr kd_stage1 kd_staged kd_staged_cached kd_staged_feat"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers
   python3 -m pip install -q --no-index --no-deps --no-compile \
@@ -74,7 +83,7 @@ bounded 260 0 python3 tools/benchmarks/speed.py --device cuda \
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 
 ROOT=data/multidigits_large${MD_NUM_TRAIN:+_$MD_NUM_TRAIN}
-if [ -n "${MD_SECTIONS-data train}${ACCURACY-reference baseline}" ]; then
+if [ -n "${MD_SECTIONS-data train}${ACCURACY-$ALL_RUNS}" ]; then
   bounded 120 60 python3 tools/benchmarks/accuracy.py --prepare-only \
     --data-root "$ROOT" ${MD_NUM_TRAIN:+--num-train "$MD_NUM_TRAIN" \
     --num-val 64} 2>&1 | tee "$OUT/prepare.log"
@@ -87,19 +96,46 @@ if [ -n "${MD_SECTIONS-data train}" ]; then
     --data-root "$ROOT" --out "$OUT/md" 2>&1 | tee "$OUT/md.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
-if [ -n "${ACCURACY-reference baseline}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
-  # shellcheck disable=SC2086
-  bounded 600 10 python3 tools/benchmarks/accuracy.py \
-    --only ${ACCURACY-reference baseline} --seed "${SEED:-0}" --amp \
-    2>&1 | tee "$OUT/accuracy.log"
-  # Logs, results and the final checkpoints (about 1 MB each), flat: the
-  # device tool returns no deep folders.
-  mkdir -p "$OUT/accuracy"
-  for f in $(find work_dirs/benchmarks/accuracy \( -name '*.log' \
-      -o -name '*.json' -o -name '*.pth' \) 2>/dev/null); do
-    cp "$f" "$OUT/accuracy/$(echo "${f#work_dirs/benchmarks/accuracy/}" |
-      tr / _)"
+if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
+  seeds=${SEEDS:-0}
+  # the machine's cores shared by the seeds' loaders, 2 to 8 each
+  workers=$(( $(nproc) / $(echo "$seeds" | wc -w) ))
+  [ "$workers" -gt 8 ] && workers=8
+  [ "$workers" -lt 2 ] && workers=2
+  for seed in $seeds; do
+    # shellcheck disable=SC2086
+    bounded 600 15 python3 tools/benchmarks/accuracy.py \
+      --only ${ACCURACY-$ALL_RUNS} --seed "$seed" --amp \
+      --workers "$workers" > "$OUT/accuracy_seed$seed.log" 2>&1 &
   done
+  wait
+  # Logs and results flat (the device tool returns no deep folders), the
+  # runs in one archive with the final checkpoints that later runs start
+  # from (reference, teachers, stage 1: 1-2 MB each; what travels to the
+  # device is limited to 64 MiB, .gpu-wheels included).
+  mkdir -p "$OUT/accuracy"
+  runs=$(find work_dirs/benchmarks/accuracy \( -name '*.log' \
+    -o -name '*.json' -o -name 'soft_targets.pkl' \
+    -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1\)/seed[0-9]*/epoch_[0-9]*\.pth' \
+    \) 2>/dev/null)
+  for f in $runs; do
+    case $f in *.log|*.json)
+      cp "$f" "$OUT/accuracy/$(echo "${f#work_dirs/benchmarks/accuracy/}" |
+        tr / _)";;
+    esac
+  done
+  # the weights alone (later runs load nothing else): a third of the size
+  # shellcheck disable=SC2086
+  python3 - $(echo "$runs" | grep '\.pth$') <<'PY'
+import sys
+import torch
+for path in sys.argv[1:]:
+    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    torch.save(dict(state_dict=ckpt['state_dict'], meta=ckpt.get('meta')),
+               path)
+PY
+  # shellcheck disable=SC2086
+  [ -n "$runs" ] && tar czf "$OUT/accuracy_runs.tar.gz" $runs
 fi
 echo "finished in ${SECONDS}s, rc=$rc"
 exit $rc
