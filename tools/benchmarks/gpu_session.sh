@@ -4,7 +4,8 @@
 # stage bounded so the whole call ends before DEADLINE seconds:
 #   1. the CUDA tests: mmcv's CUDA RoIAlign against torchvision, WSDDN under
 #      bf16/fp16 autocast, `tools/train.py --amp` in fp16 and bf16 for the
-#      OICR teacher and the distiller (tests.txt);
+#      OICR teacher and the distiller, the fast path's preprocessor on the
+#      GPU against the CPU (tests.txt);
 #   2. the speed benchmark in the paper setting (speed/speed.md);
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
@@ -73,7 +74,9 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
     ${PYTEST_K:+-k "$PYTEST_K"} \
     tests/test_models/test_roi_heads/test_wsddn_roi_head.py \
     tests/test_models/test_detectors/test_wsddn.py \
-    tests/test_tools/test_amp_train.py 2>&1 | tee "$OUT/tests.txt"
+    tests/test_tools/test_amp_train.py \
+    tests/test_models/test_data_preprocessors/test_predecoded_data_preprocessor.py \
+    2>&1 | tee "$OUT/tests.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
 # shellcheck disable=SC2086

@@ -224,3 +224,35 @@ def test_distiller_wraps_its_kd_preprocessor():
         None, wrapped_teacher, student)['teacher'] == DET
     processor = MODELS.build(cfg).cpu()
     assert processor.preprocessor.teacher.device == torch.device('cpu')
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_matches_cpu(batch):
+    cfg = dict(
+        type='PreDecodedDataPreprocessor',
+        preprocessor=dict(type='KDDataPreprocessor', teacher=DET,
+                          student=CLS),
+        views=[
+            dict(branch='teacher', pack='det', scales=[64]),
+            dict(branch='student', pack='cls', scales=[32]),
+        ],
+        flip_prob=0.5)
+    outs = []
+    for device in ('cpu', 'cuda'):
+        processor = MODELS.build(cfg).to(device)
+        torch.manual_seed(3)  # the same flips
+        outs.append(processor(batch, training=True))
+    cpu, cuda = outs
+    for branch in ('teacher', 'student'):
+        assert cuda['inputs'][branch].is_cuda
+        torch.testing.assert_close(cuda['inputs'][branch].cpu(),
+                                   cpu['inputs'][branch], atol=1e-3,
+                                   rtol=0)
+    for ours, ref in zip(cuda['data_samples']['teacher'],
+                         cpu['data_samples']['teacher']):
+        assert ours.proposals.bboxes.is_cuda and ours.gt_label.is_cuda
+        torch.testing.assert_close(ours.proposals.bboxes.cpu(),
+                                   ref.proposals.bboxes)
+        assert ours.flip == ref.flip
+    for ours in cuda['data_samples']['student']:
+        assert ours.gt_score.is_cuda
