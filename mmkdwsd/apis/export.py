@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.runner import CheckpointLoader
 
+from mmkdwsd.utils import unwrap_preprocessor_cfg
 from mmkdwsd.utils.fileio import atomic_write_bytes, atomic_write_text
 
 DISTILLER_TYPES = ('KDWSDDistiller', 'mmkdwsd.KDWSDDistiller')
@@ -85,12 +86,18 @@ def _student_cfg(cfg: Config) -> Tuple[dict, str]:
     """The student model dict and its key prefix in the checkpoint."""
     model = copy.deepcopy(cfg.model.to_dict(
     ) if isinstance(cfg.model, ConfigDict) else cfg.model)
+    # the fast data path's wrapper serves training only
     if model.get('type') in DISTILLER_TYPES:
         student = model['student']
-        if student.get('data_preprocessor') is None:
-            student['data_preprocessor'] = model['data_preprocessor'][
-                'student']
+        if unwrap_preprocessor_cfg(student.get('data_preprocessor')) is None:
+            student['data_preprocessor'] = unwrap_preprocessor_cfg(
+                model['data_preprocessor'])['student']
+        student['data_preprocessor'] = unwrap_preprocessor_cfg(
+            student['data_preprocessor'])
         return student, 'student.'
+    if model.get('data_preprocessor') is not None:
+        model['data_preprocessor'] = unwrap_preprocessor_cfg(
+            model['data_preprocessor'])
     return model, ''
 
 

@@ -29,6 +29,7 @@ import torch
 from mmengine.config import Config
 
 from mmkdwsd.compat import torchscript_onnx_exporter
+from mmkdwsd.utils import unwrap_preprocessor_cfg
 
 _DEPLOY_CFG_NAME = osp.join('deploy', 'classification_onnxruntime_dynamic.py')
 _PKG_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -71,6 +72,10 @@ def prepare_model_cfg(model_cfg: Union[str, Config]) -> Config:
     # mmdeploy's task processor opens a DefaultScope named after this key;
     # a missing key would become the scope 'None'.
     cfg.setdefault('default_scope', 'mmpretrain')
+    if cfg.model.get('data_preprocessor') is not None:
+        # the fast data path's wrapper serves training only
+        cfg.model.data_preprocessor = unwrap_preprocessor_cfg(
+            cfg.model.data_preprocessor)
     if cfg.get('data_preprocessor') is None:
         preprocessor = cfg.model.get('data_preprocessor') or dict()
         cfg.data_preprocessor = copy.deepcopy(preprocessor)

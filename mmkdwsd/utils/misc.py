@@ -21,3 +21,22 @@ def model_num_classes(model: nn.Module) -> Optional[int]:
         if isinstance(value, int) and value > 0:
             return value
     return None
+
+
+def unwrap_preprocessor_cfg(cfg: Optional[dict]) -> Optional[dict]:
+    """The preprocessor config a ``PreDecodedDataPreprocessor`` wraps.
+
+    The fast data path's wrapper only serves training batches of a
+    ``PreDecodedDataset``; an exported or deployed model, or a distiller's
+    view of its teacher, needs the preprocessor inside.
+
+    Args:
+        cfg (dict, optional): A ``data_preprocessor`` config.
+
+    Returns:
+        dict | None: ``cfg`` without fast-path wrappers.
+    """
+    while cfg is not None and str(
+            cfg.get('type')).endswith('PreDecodedDataPreprocessor'):
+        cfg = cfg.get('preprocessor')
+    return cfg

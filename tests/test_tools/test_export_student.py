@@ -128,3 +128,36 @@ class TestExportStudent(TestCase):
         with torch.no_grad():
             logits = model(child['inputs'], mode='tensor')
         self.assertTrue(torch.equal(logits.sigmoid()[0], child['scores']))
+
+    def test_fast_path_wrapper_is_not_exported(self):
+        """A config that trains on the fast data path exports (and deploys)
+        the preprocessor its PreDecodedDataPreprocessor wraps."""
+        from mmkdwsd.deploy.onnx_export import prepare_model_cfg
+        wrapped = dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=STUDENT['data_preprocessor'],
+            views=[dict(pack='cls', scales=[24])],
+            flip_prob=0.5)
+        cfg = Config(
+            dict(
+                model=dict(STUDENT, data_preprocessor=wrapped),
+                test_dataloader=dict(
+                    dataset=dict(pipeline=[
+                        dict(type='LoadImageSafe'),
+                        dict(type='Resize', scale=(24, 24), keep_ratio=False),
+                        dict(type='mmpretrain.PackInputs'),
+                    ]))))
+        model = MODELS.build(cfg.model)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = osp.join(tmp, 'baseline.pth')
+            torch.save(dict(state_dict=model.state_dict()), src)
+            _, cfg_path = export_student(cfg, src, osp.join(tmp, 'out'))
+            exported = Config.fromfile(cfg_path)
+            self.assertNotIn('PreDecoded', open(cfg_path).read())
+        self.assertEqual(exported.model.data_preprocessor.type,
+                         'ClsDataPreprocessor')
+        deploy = prepare_model_cfg(
+            Config(dict(model=dict(STUDENT, data_preprocessor=wrapped),
+                        test_pipeline=[])))
+        self.assertEqual(deploy.data_preprocessor,
+                         STUDENT['data_preprocessor'])

@@ -12,7 +12,7 @@ from mmengine.runner import CheckpointLoader
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
-from mmkdwsd.utils import model_num_classes
+from mmkdwsd.utils import model_num_classes, unwrap_preprocessor_cfg
 from ..losses import stack_soft_targets, wsddn_soft_targets
 
 ForwardResults = Union[Dict[str, Tensor], list, Tensor]
@@ -181,21 +181,15 @@ class KDWSDDistiller(BaseModel):
         ``PreDecodedDataPreprocessor`` gets that config as the preprocessor
         it wraps (and a model's own fast-path wrapper is unwrapped: the
         branch gets what it wraps)."""
-
-        def is_wrapper(c) -> bool:
-            return c is not None and str(
-                c.get('type')).endswith('PreDecodedDataPreprocessor')
-
         cfg = dict(type='KDDataPreprocessor') if cfg is None else dict(cfg)
-        if is_wrapper(cfg):
+        if unwrap_preprocessor_cfg(cfg) is not cfg:  # the fast path's
             cfg['preprocessor'] = KDWSDDistiller._kd_preprocessor_cfg(
                 cfg.get('preprocessor'), teacher, student)
             return cfg
         for branch, model in (('teacher', teacher), ('student', student)):
             if cfg.get(branch) is None:
-                cfg[branch] = model.get('data_preprocessor')
-                while is_wrapper(cfg[branch]):
-                    cfg[branch] = cfg[branch]['preprocessor']
+                cfg[branch] = unwrap_preprocessor_cfg(
+                    model.get('data_preprocessor'))
             if cfg[branch] is None:
                 raise ValueError(
                     f'KDWSDDistiller: no preprocessor for the {branch} view: '
