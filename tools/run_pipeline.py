@@ -289,16 +289,23 @@ def pick(metrics: dict, prefix: Optional[str]) -> Dict[str, float]:
     return out
 
 
+def teacher_name(config: str) -> str:
+    """'OICR' or 'WSDDN', from the teacher config's file name."""
+    return 'OICR' if osp.basename(config).startswith('oicr') else 'WSDDN'
+
+
 def results_table(results: dict, args: argparse.Namespace) -> str:
     """The markdown tables of models and stage timings."""
     s2 = results['stage2']['metrics']
     baseline = pick(results['baseline']['metrics'], None)
     reference = pick(results['reference']['metrics'], None)
     distilled = pick(s2, 'student')
+    teacher_cfg = getattr(args, 'teacher_config', CONFIGS['teacher'])
     rows = [('student, no distillation', '32 px', baseline),
             ('student at the teacher\'s resolution, no distillation',
              '64 px', reference),
-            ('teacher (WSDDN, frozen)', '64 px',
+            (f'teacher ({teacher_name(teacher_cfg)}, frozen)',
+             '64 px',
              pick(results['teacher']['metrics'], None)),
             ('student, distilled (KD-WSD)', '32 px', distilled)]
     names = dict(CF1_top3='CF1 (top-3)', OF1_top3='OF1 (top-3)',
@@ -355,7 +362,12 @@ def main() -> None:
     results['baseline'] = train_stage(
         'baseline', load_cfg(args.baseline_config, stage_dir('baseline'),
                              args))
-    teacher_opts = {'model.teacher_ckpt': teacher['checkpoint']}
+    # the distillation stages build the teacher that was trained (an OICR
+    # teacher with --teacher-config: its refinement streams)
+    teacher_opts = {
+        'model.teacher_ckpt': teacher['checkpoint'],
+        'model.teacher_cfg': args.teacher_config
+    }
     stage1 = train_stage(
         'stage1',
         load_cfg(args.stage1_config, stage_dir('stage1'), args, teacher_opts))
