@@ -108,6 +108,11 @@ def test_results_table(tool):
             '67% of the 30.0 mAP resolution gap recovered.') in table
     assert '| teacher | trained | 10.0 |' in table
     assert '| data | found | - |' in table
+    # --teacher-config names the teacher in the table
+    args = type('Args', (), dict(
+        teacher_config='configs/wsddn/oicr_resnet18-tiny_1xb8-6e_'
+        'multidigits.py'))
+    assert '| teacher (OICR, frozen) |' in tool.results_table(results, args)
 
 
 def test_each_stage_gets_its_own_visualizer(tool, tmp_path, repo_root):
