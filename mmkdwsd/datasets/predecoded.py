@@ -15,6 +15,7 @@ students train at 13,000 (docs/benchmarks.md). This path moves the work:
 """
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
@@ -213,15 +214,22 @@ class PreDecodedDataset:
         key = _fingerprint(paths)
         sidecar = osp.splitext(self.cache_file)[0] + '.json'
         if osp.isfile(self.cache_file) and osp.isfile(sidecar):
-            with open(sidecar) as f:
-                if json.load(f).get('fingerprint') == key:
-                    shape = np.load(self.cache_file, mmap_mode='r').shape
-                    if shape[0] == len(paths):
-                        return
+            try:
+                with open(sidecar) as f:
+                    fingerprint = json.load(f).get('fingerprint')
+                num = np.load(self.cache_file, mmap_mode='r').shape[0]
+            except (OSError, ValueError, AttributeError) as e:
+                # a derived file: decoding again loses nothing
+                reason = f'unreadable ({type(e).__name__}: {e})'
+            else:
+                if fingerprint == key and num == len(paths):
+                    return
+                reason = f'stale (the images of {self.ann_file} changed)'
             print_log(
-                f'PreDecodedDataset: {self.cache_file} is stale (the images '
-                f'of {self.ann_file} changed); decoding them again.',
-                logger='current')
+                f'PreDecodedDataset: {self.cache_file} is {reason}; '
+                'decoding the images again.',
+                logger='current',
+                level=logging.WARNING)
         self._decode_all(paths, key, sidecar)
 
     def _decode_all(self, paths: List[str], key: str, sidecar: str) -> None:

@@ -62,6 +62,18 @@ def test_changed_image_rebuilds_the_cache(tiny_copy):
     np.testing.assert_array_equal(again.images[3], img)
 
 
+@pytest.mark.parametrize('broken', ['cache', 'sidecar'])
+def test_unreadable_cache_is_decoded_again(tiny_copy, broken):
+    ds = PreDecodedDataset(_inner(tiny_copy))
+    path = ds.cache_file if broken == 'cache' else \
+        ds.cache_file[:-len('.npy')] + '.json'
+    with open(path, 'wb') as f:  # e.g. a disk that filled up
+        f.write(b'\x93NUMPY truncated' if broken == 'cache' else b'{')
+    again = PreDecodedDataset(_inner(tiny_copy))
+    img = LoadImageSafe()(dict(img_path=ds.get_data_info(5)['img_path']))
+    np.testing.assert_array_equal(again.images[5], img['img'])
+
+
 def test_mixed_sizes_and_bad_images_are_named(tmp_path):
     root = str(tmp_path)
     write_coco(root)  # writes a.png, b.png, c.png of 32 x 40
