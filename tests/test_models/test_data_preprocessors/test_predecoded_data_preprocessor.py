@@ -256,3 +256,27 @@ def test_cuda_matches_cpu(batch):
         assert ours.flip == ref.flip
     for ours in cuda['data_samples']['student']:
         assert ours.gt_score.is_cuda
+
+
+def test_packed_teacher_samples_are_not_copied_to_their_own_device():
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from mmkdwsd.models.data_preprocessors.predecoded_data_preprocessor \
+        import _PackedDetDataSample
+    sample = _PackedDetDataSample(metainfo=dict(img_shape=(8, 8)))
+    sample.proposals = InstanceData(bboxes=torch.zeros(3, 4))
+    sample.gt_label = torch.tensor([1])
+    assert isinstance(sample, DetDataSample)
+    # what mmdet's preprocessor does to every sample: here, nothing
+    assert sample.to('cpu', non_blocking=True) is sample
+    assert sample.to(torch.device('cpu')) is sample
+    # anything else is MMEngine's copy
+    doubled = sample.to(torch.float64)
+    assert doubled is not sample
+    assert doubled.proposals.bboxes.dtype == torch.float64
+    assert sample.proposals.bboxes.dtype == torch.float32
+    if torch.cuda.is_available():
+        moved = sample.to('cuda')
+        assert moved is not sample and moved.proposals.bboxes.is_cuda
+        assert moved.to('cuda') is moved
