@@ -174,3 +174,13 @@ def test_onnx_latency_tiny(run_script, tmp_path):
         for col in header[2:]:
             assert math.isfinite(_number(row[col])), row
         assert _number(row['max abs diff']) < 1e-4
+
+
+def test_region_selection_tiny(run_script):
+    out = run_script('region_selection.py', '--images', '4', '--regions',
+                     '20', '--sampled', '5', '--dim', '8', '--repeats', '2')
+    header, rows = _table(out, 'selection + gather')
+    ops = {r['selection + gather']: _number(r['top-level ATen ops'])
+           for r in rows}
+    assert set(ops) == {'per image', 'batched'}
+    assert ops['batched'] < ops['per image']

@@ -35,7 +35,9 @@ class RegionDistiller(BaseModule):
 
     ``num_sampled`` draws that many of the selected regions per image at
     random each step, which bounds the cost (an unbiased estimate of the
-    average).
+    average); in ``'all'`` mode, when the images have the same number of
+    regions, one draw for the whole batch (:meth:`sample_batched`), so a
+    step launches a few kernels instead of a few per image.
 
     Args:
         in_channels (int): Channels of the student's last feature map.
@@ -57,7 +59,9 @@ class RegionDistiller(BaseModule):
 
     .. code:: text
 
-        forward(): select_regions() -> pool() -> projector -> loss
+        forward(): select_regions() -> gather()           -> pool_rois()
+                   (or sample_batched() -> gather_batched())
+                   -> projector -> loss
     """
 
     def __init__(self,
@@ -139,6 +143,92 @@ class RegionDistiller(BaseModule):
             selected.append((index, weight))
         return selected
 
+    def sample_batched(self, objectness: Tensor) -> Tuple[Tensor, Tensor]:
+        """``num_sampled`` random regions per image and their weights, for
+        a batch whose images have the same number of regions: one draw for
+        the batch instead of one ``randperm`` per image.
+
+        Args:
+            objectness (Tensor): Proposal scores, shape (N, R).
+
+        Returns:
+            tuple[Tensor, Tensor]: Indices (N, S) into each image's regions,
+            distinct per row, and weights (N, S) with mean 1 per row.
+        """
+        index = torch.rand(
+            objectness.shape, device=objectness.device).topk(
+                self.num_sampled, dim=1).indices
+        weight = torch.ones(index.shape, device=index.device)
+        if self.objectness_weight:
+            weight = objectness.gather(1, index).float().clamp(min=0)
+            mean = weight.mean(1, keepdim=True)
+            weight = torch.where(mean > 0, weight / mean.clamp(min=1e-12),
+                                 torch.ones_like(weight))
+        return index, weight
+
+    def batched(self, teacher_out: dict) -> bool:
+        """Whether this batch takes :meth:`sample_batched`: ``'all'``
+        regions sampled, every image with the same number of regions (the
+        usual fixed proposal count), more of them than ``num_sampled``."""
+        counts = {len(p) for p in teacher_out['proposals']}
+        return (self.regions == 'all' and self.num_sampled is not None
+                and len(counts) == 1 and counts.pop() > self.num_sampled)
+
+    @staticmethod
+    def gather(selected: Sequence[Tuple[Tensor, Tensor]], teacher_out: dict,
+               factors: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """RoIs, teacher features and weights of per-image selections.
+
+        Args:
+            selected (list[tuple[Tensor, Tensor]]): :meth:`select_regions`.
+            teacher_out (dict): ``proposals`` and ``region_feats`` per image.
+            factors (Tensor): (N, 4) teacher-to-student box factors.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: RoIs (M, 5) in student-input
+            pixels, targets (M, D), weights (M, ).
+        """
+        boxes, targets, weights = [], [], []
+        for (index, weight), proposals, feats, factor in zip(
+                selected, teacher_out['proposals'],
+                teacher_out['region_feats'], factors):
+            boxes.append(proposals[index] * factor)
+            targets.append(feats[index])
+            weights.append(weight)
+        return bbox2roi(boxes), torch.cat(targets), torch.cat(weights)
+
+    @staticmethod
+    def gather_batched(index: Tensor, weight: Tensor, teacher_out: dict,
+                       factors: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`gather` for (N, S) selections: a few kernels per batch and
+        one per image (instead of about 19 per image).
+
+        Args:
+            index (Tensor): (N, S) region indices per image.
+            weight (Tensor): (N, S) weights.
+            teacher_out (dict): ``proposals`` (R, 4) and ``region_feats``
+                (R, D) per image, R the same for all.
+            factors (Tensor): (N, 4) teacher-to-student box factors.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: RoIs (N * S, 5), targets
+            (N * S, D), weights (N * S, ), image by image.
+        """
+        proposals = torch.stack(teacher_out['proposals'])
+        boxes = proposals.gather(1, index[..., None].expand(-1, -1, 4))
+        boxes = (boxes * factors[:, None]).flatten(0, 1)
+        # one index per image here: stacking every region's feature first
+        # would copy all N x R x D of them (262 MB in the paper setting)
+        targets = torch.cat([
+            feats[rows]
+            for feats, rows in zip(teacher_out['region_feats'], index)
+        ])
+        images = torch.arange(
+            index.size(0), device=index.device).repeat_interleave(
+                index.size(1))
+        rois = torch.cat([images[:, None].to(boxes.dtype), boxes], 1)
+        return rois, targets, weight.flatten()
+
     def pool(self, feat_map: Tensor, student_inputs: Tensor,
              boxes: List[Tensor]) -> Tensor:
         """RoIAlign the student's feature map on student-input boxes.
@@ -151,7 +241,11 @@ class RegionDistiller(BaseModule):
         Returns:
             Tensor: Pooled regions, shape (sum M_i, C, roi_size, roi_size).
         """
-        rois = bbox2roi(boxes).to(feat_map.dtype)
+        return self.pool_rois(feat_map, student_inputs, bbox2roi(boxes))
+
+    def pool_rois(self, feat_map: Tensor, student_inputs: Tensor,
+                  rois: Tensor) -> Tensor:
+        """:meth:`pool` on RoIs (M, 5): image index, x1, y1, x2, y2."""
         spatial_scale = feat_map.size(-1) / student_inputs.size(-1)
         # mmcv's RoIAlign has no bfloat16 kernel: pool in float32.
         return roi_align(feat_map.float(), rois.float(), self.roi_size,
@@ -178,25 +272,25 @@ class RegionDistiller(BaseModule):
             raise ValueError(f'RegionDistiller: in_channels is '
                              f'{self.in_channels} but the student feature '
                              f'map has {feat_map.size(1)} channels')
-        selected = self.select_regions(teacher_out, labels)
         # (N, 4) x, y, x, y factors, copied to the device once per step
         factors = feat_map.new_tensor(
             scales, dtype=torch.float32).reshape(-1, 2).repeat(1, 2)
-        boxes, targets, weights = [], [], []
-        for (index, weight), proposals, feats, factor in zip(
-                selected, teacher_out['proposals'],
-                teacher_out['region_feats'], factors):
-            boxes.append(proposals[index] * factor)
-            targets.append(feats[index])
-            weights.append(weight)
-        target = torch.cat(targets)
+        if self.batched(teacher_out):
+            index, weight = self.sample_batched(
+                torch.stack(teacher_out['proposal_scores']))
+            rois, target, weight = self.gather_batched(
+                index, weight, teacher_out, factors)
+        else:
+            rois, target, weight = self.gather(
+                self.select_regions(teacher_out, labels), teacher_out,
+                factors)
         if target.size(1) != self.out_channels:
             raise ValueError(f'RegionDistiller: out_channels is '
                              f'{self.out_channels} but the teacher region '
                              f'features have {target.size(1)} dims')
-        pred = self.projector(self.pool(feat_map, student_inputs, boxes))
+        pred = self.projector(self.pool_rois(feat_map, student_inputs, rois))
         return self.loss_feat(
             pred,
             target.to(pred.dtype),
-            torch.cat(weights).to(pred.dtype),
+            weight.to(pred.dtype),
             avg_factor=max(target.size(0), 1))

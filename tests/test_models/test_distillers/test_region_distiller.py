@@ -61,3 +61,51 @@ def test_boxes_are_scaled_to_the_student_input():
     other = distiller(feat_map, student, out, [(1.0, 1.0)] * 2,
                       [None, None])
     assert not torch.allclose(loss, other)
+
+
+def test_batched_sampling_draws_distinct_regions_per_image():
+    distiller = _distiller(num_sampled=4)
+    objectness = torch.tensor([[0.1, 0.5, 0.9, 0.3, 0.7, 0.2],
+                               [0.0] * 6])
+    index, weight = distiller.sample_batched(objectness)
+    assert index.shape == weight.shape == (2, 4)
+    for row in index.tolist():
+        assert len(set(row)) == 4 and all(0 <= i < 6 for i in row)
+    torch.testing.assert_close(weight[0].mean(), torch.tensor(1.))
+    torch.testing.assert_close(weight[0] / weight[0, 0],
+                               objectness[0, index[0]] /
+                               objectness[0, index[0, 0]])
+    torch.testing.assert_close(weight[1], torch.ones(4))  # all-zero scores
+    # draws differ from step to step
+    draws = {tuple(distiller.sample_batched(objectness)[0][0].tolist())
+             for _ in range(10)}
+    assert len(draws) > 1
+
+
+def test_batched_gather_equals_the_per_image_gather():
+    distiller = _distiller(num_sampled=3)
+    out = _teacher_out([[0.5] * 7, [0.2] * 7, [0.9] * 7])
+    assert distiller.batched(out)
+    index, weight = distiller.sample_batched(
+        torch.stack(out['proposal_scores']))
+    factors = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.25, 0.5, 0.25, 0.5],
+                            [1., 1., 1., 1.]])
+    batched = distiller.gather_batched(index, weight, out, factors)
+    per_image = distiller.gather(list(zip(index, weight)), out, factors)
+    for ours, theirs in zip(batched, per_image):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_batched_only_where_it_applies():
+    same = _teacher_out([[1.0] * 6, [1.0] * 6])
+    ragged = _teacher_out([[1.0] * 6, [1.0] * 5])
+    assert _distiller(num_sampled=4).batched(same)
+    assert not _distiller(num_sampled=4).batched(ragged)
+    assert not _distiller(num_sampled=6).batched(same)  # all of them
+    assert not _distiller().batched(same)  # no sampling
+    assert not _distiller(regions='topk', num_sampled=4).batched(same)
+    # and the loss goes through it
+    loss = _distiller(num_sampled=4)(
+        torch.rand(2, 4, 8, 8), torch.zeros(2, 3, 32, 32), same,
+        [(0.5, 0.5)] * 2, [None, None])
+    assert torch.isfinite(loss) and loss > 0
