@@ -240,6 +240,12 @@ class PreDecodedDataset:
                 f'PreDecodedDataset: {self.ann_file} has no images.')
         load = LoadImageSafe()
         first = load(dict(img_path=paths[0]))['img']
+        expected = self._metainfo[0]['ori_shape']
+        if first.shape[:2] != expected:
+            # proposals and boxes were checked against the annotated size
+            raise PreDecodedCacheError(
+                f'PreDecodedDataset: image {paths[0]} is {first.shape[:2]} '
+                f'(height, width) but {self.ann_file} says {expected}')
         os.makedirs(osp.dirname(osp.abspath(self.cache_file)), exist_ok=True)
         # one partial file per process: concurrent builders (one training
         # run per seed) do not write into each other's; the last rename wins
@@ -260,13 +266,16 @@ class PreDecodedDataset:
                 images = pool.map(lambda p: load(dict(img_path=p))['img'],
                                   paths)
                 for i, (path, img) in enumerate(zip(paths, images)):
-                    if img.shape != first.shape:
+                    if img.shape != first.shape or \
+                            self._metainfo[i]['ori_shape'] != expected:
                         raise PreDecodedCacheError(
                             f'PreDecodedDataset: image {path} has shape '
-                            f'{img.shape}, expected {first.shape} like '
-                            f'{paths[0]}: all images must share one size '
-                            '(use the per-image pipeline for datasets of '
-                            'mixed sizes)')
+                            f'{img.shape} (annotated '
+                            f'{self._metainfo[i]["ori_shape"]} in '
+                            f'{self.ann_file}), expected {first.shape} '
+                            f'like {paths[0]}: all images must share one '
+                            'size (use the per-image pipeline for datasets '
+                            'of mixed sizes)')
                     array[i] = img
                     progress.update()
             array.flush()

@@ -86,6 +86,12 @@ def test_mixed_sizes_and_bad_images_are_named(tmp_path):
         pipeline=[])
     with pytest.raises(PreDecodedCacheError, match=r'c\.png has shape'):
         PreDecodedDataset(inner)
+    # an image whose size is not the annotated one
+    write_image(osp.join(root, 'img', 'c.png'), height=32, width=40)
+    write_image(osp.join(root, 'img', 'a.png'), height=40, width=32)
+    with pytest.raises(PreDecodedCacheError, match=r'a\.png is \(40, 32\)'):
+        PreDecodedDataset(inner)
+    write_image(osp.join(root, 'img', 'a.png'), height=32, width=40)
     # nothing half-written is left behind
     assert os.listdir(osp.join(root, 'predecoded')) == []
     with open(osp.join(root, 'img', 'c.png'), 'wb') as f:
