@@ -42,14 +42,21 @@ class TestKDWSDDistiller(TestCase):
         data = self.preprocess(model)
         losses = model(**data, mode='loss')
         self.assertEqual(
-            set(losses),
-            {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'})
-        # the soft branch's scale `a` is logged, not returned as a loss
-        from mmengine.logging import MessageHub
+            set(losses), {
+                'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred',
+                'distill.kd_scale'
+            })
+        # the soft branch's scale `a` is logged, not added to the loss
         self.assertAlmostEqual(
-            MessageHub.get_current_instance().get_scalar(
-                'train/distill.kd_scale').current(),
-            float(model.kd_logit_scale.mean()), places=5)
+            float(losses['distill.kd_scale']),
+            float(model.kd_logit_scale.mean()),
+            places=5)
+        _, log_vars = model.parse_losses(losses)
+        self.assertAlmostEqual(
+            float(log_vars['loss']),
+            sum(float(v) for k, v in losses.items() if 'loss' in k),
+            places=4)
+        self.assertIn('distill.kd_scale', log_vars)
         for value in losses.values():
             self.assertTrue(torch.isfinite(value).all())
         # stage 1 of the official release: feature level only
@@ -157,7 +164,8 @@ class TestKDWSDDistiller(TestCase):
         cached.teacher.predict_regions = no_teacher
         losses = cached(inputs['student'], student_samples, mode='loss')
         self.assertEqual(
-            set(losses), {'student.loss_cls', 'distill.loss_pred'})
+            set(losses),
+            {'student.loss_cls', 'distill.loss_pred', 'distill.kd_scale'})
         # the same losses as the online teacher on the same view
         expected = online(**data, mode='loss')
         for key, value in expected.items():
@@ -298,12 +306,17 @@ class TestKDWSDConfigs(TestCase):
 
     def test_stages(self):
         expected = {
-            'kdwsd_':
-            {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'},
+            'kdwsd_': {
+                'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred',
+                'distill.kd_scale'
+            },
             'kdwsd-stage1_': {'distill.loss_feat'},
-            'kdwsd-stage2_': {'student.loss_cls', 'distill.loss_pred'},
-            'kdwsd-stage2-feat_':
-            {'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred'},
+            'kdwsd-stage2_':
+            {'student.loss_cls', 'distill.loss_pred', 'distill.kd_scale'},
+            'kdwsd-stage2-feat_': {
+                'student.loss_cls', 'distill.loss_feat', 'distill.loss_pred',
+                'distill.kd_scale'
+            },
         }
         for prefix, keys in expected.items():
             model = self.build(prefix)
