@@ -168,3 +168,43 @@ def test_benchmark_gem_survives_large_p(cfg_name):
         feats[:, 3] = 0  # a dead channel
         neck(feats).sum().backward()
         assert bool(torch.isfinite(neck.p.grad).all()) is finite, eps
+
+
+@pytest.mark.parametrize('baseline, distiller', [
+    ('mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py',
+     'kdwsd/kdwsd-stage2-feat_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_'
+     'multidigits-32px.py'),
+    ('benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
+     'benchmarks/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
+     'multidigits-large-128px.py'),
+    ('mlc/vgg16_8xb32-20e_coco14-224px.py',
+     'kdwsd/kdwsd_wsddn-vgg16_vgg16_8xb16-20e_coco14-224px.py'),
+])
+def test_distilled_student_is_the_baseline_network(baseline, distiller):
+    """Distillation costs nothing at inference: the student a distiller
+    config trains (and exports) is the baseline config's network, module
+    for module and weight shape for weight shape."""
+    def network(model):  # the data preprocessor (training input) aside
+        return ([
+            type(m).__name__ for name, m in model.named_modules()
+            if not name.startswith('data_preprocessor')
+        ], {k: tuple(v.shape)
+            for k, v in model.state_dict().items()})
+
+    base_cfg = Config.fromfile(osp.join(ROOT, 'configs', baseline)).model
+    _drop_init(base_cfg)
+    kd_cfg = Config.fromfile(osp.join(ROOT, 'configs', distiller)).model
+    kd_cfg.teacher_ckpt = None
+    _drop_init(kd_cfg)
+    student = MODELS.build(kd_cfg).student
+    assert network(student) == network(MODELS.build(base_cfg))
+
+
+def _drop_init(cfg):
+    """No pretrained weights to load here (nothing can be downloaded)."""
+    if isinstance(cfg, dict):
+        if isinstance(cfg.get('init_cfg'), dict) and \
+                cfg['init_cfg'].get('type') == 'Pretrained':
+            cfg['init_cfg'] = None
+        for value in cfg.values():
+            _drop_init(value)
