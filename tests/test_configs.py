@@ -103,7 +103,7 @@ def test_configs_found():
     assert {'wsddn', 'mlc', 'kdwsd'} <= names, names
 
 
-@pytest.mark.parametrize('cfg_path', CONFIGS)
+@pytest.mark.parametrize('cfg_path', CONFIGS, ids=CONFIGS)
 def test_config_mode_contract(cfg_path, tiny_multidigits):
     cfg = Config.fromfile(osp.join(ROOT, cfg_path))
     assert cfg.default_scope == 'mmkdwsd'
