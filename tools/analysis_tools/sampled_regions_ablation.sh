@@ -2,12 +2,12 @@
 # How many regions the feature level needs (docs/design.md, "Sampling
 # fewer regions"): the main job's two student stages (stage 1, then stage 2
 # keeping the feature level) with `num_sampled` 16 instead of all of the
-# about 43 selective-search regions per image, seeds 0 and 1, from a
+# about 43 selective-search regions per image, seeds 0, 1 and 2 (SEEDS), from a
 # finished `make demo` run (its teacher; run `tools/run_pipeline.py
 # --cached-soft-targets` once first). The paper setting's configs sample
 # 128 of 500; fewer would meet the step-time target (docs/benchmarks.md).
-# Prints each seed's student mAP. About 10 minutes on 2 CPU cores; a rerun
-# skips the finished runs.
+# Prints each seed's student mAP. About 15 minutes on 2 CPU cores (the
+# seeds run side by side); a rerun skips the finished runs.
 # Usage: bash tools/analysis_tools/sampled_regions_ablation.sh [WORK_DIR] [OUT]
 OUT_DEFAULT=work_dirs/sampled_regions_ablation
 source "$(dirname "$0")/demo_ablation_lib.sh"
@@ -21,8 +21,9 @@ run_seed() {  # SEED: stage 1 and stage 2 with SAMPLED regions per image
     "model.feat_distill.num_sampled=$SAMPLED" \
     "model.student.init_cfg.checkpoint=$OUT/s1_n${SAMPLED}_seed$s/epoch_6.pth"
 }
-run_seed 0 & run_seed 1 & wait
-for s in 0 1; do
+SEEDS=${SEEDS:-0 1 2}
+for s in $SEEDS; do run_seed "$s" & done; wait
+for s in $SEEDS; do
   echo "num_sampled=$SAMPLED seed $s: $(grep 'Epoch(val)' \
     "$OUT/s2_n${SAMPLED}_seed$s.log" | tail -1 | grep -o 'student/mAP: [0-9.]*')"
 done
