@@ -89,11 +89,12 @@ def _student_cfg(cfg: Config) -> Tuple[dict, str]:
     # the fast data path's wrapper serves training only
     if model.get('type') in DISTILLER_TYPES:
         student = model['student']
-        if unwrap_preprocessor_cfg(student.get('data_preprocessor')) is None:
-            student['data_preprocessor'] = unwrap_preprocessor_cfg(
+        preprocessor = unwrap_preprocessor_cfg(
+            student.get('data_preprocessor'))
+        if preprocessor is None:
+            preprocessor = unwrap_preprocessor_cfg(
                 model['data_preprocessor'])['student']
-        student['data_preprocessor'] = unwrap_preprocessor_cfg(
-            student['data_preprocessor'])
+        student['data_preprocessor'] = preprocessor
         return student, 'student.'
     if model.get('data_preprocessor') is not None:
         model['data_preprocessor'] = unwrap_preprocessor_cfg(

@@ -56,8 +56,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from bench_utils import (device_name, env_line, git_commit,  # noqa: E402
-                         markdown_table, write_report)
+from bench_utils import (base_dataset, device_name, env_line,  # noqa: E402
+                         git_commit, markdown_table, write_report)
 
 _B = 'configs/benchmarks/'
 _KD = 'resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'
@@ -254,15 +254,6 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     if train_set.get('soft_target_file'):
         train_set.soft_target_file = soft_targets(args, cfg, teacher, seed)
     return cfg
-
-
-def base_dataset(loader_cfg):
-    """The config of the dataset a loader reads (inside a
-    ``PreDecodedDataset`` wrapper, the wrapped one)."""
-    dataset = loader_cfg.dataset
-    while dataset.get('type') == 'PreDecodedDataset':
-        dataset = dataset.dataset
-    return dataset
 
 
 def soft_targets(args, cfg, teacher: str, seed: int) -> str:

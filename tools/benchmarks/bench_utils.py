@@ -32,6 +32,15 @@ def git_commit() -> str:
         return 'unknown'
 
 
+def base_dataset(loader_cfg):
+    """The config of the dataset a loader reads (inside a
+    ``PreDecodedDataset`` wrapper, the wrapped one)."""
+    dataset = loader_cfg.dataset
+    while dataset.get('type') == 'PreDecodedDataset':
+        dataset = dataset.dataset
+    return dataset
+
+
 def device_name(device: str) -> str:
     """A readable name of the device the numbers come from."""
     import torch

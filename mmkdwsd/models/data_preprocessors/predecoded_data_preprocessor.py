@@ -1,5 +1,5 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -147,9 +147,10 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
         if training and self.flip_prob > 0:
             flip = torch.rand(num) < self.flip_prob
         flip_list = flip.tolist()
-        proposals = None
+        proposals = counts = None
         if 'proposals' in data:
             proposals = data['proposals'].to(device, non_blocking=True)
+            counts = data['num_proposals'].tolist()
         if any(flip_list):
             mask = flip.to(device)
             images = torch.where(mask[:, None, None, None], images.flip(-1),
@@ -188,7 +189,7 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
                 view_samples = self._pack_cls(metas, labels, scores, soft)
             else:
                 view_samples = self._pack_det(metas, labels, ignore, proposals,
-                                              data, factor)
+                                              counts, factor)
             inputs[view['branch']] = view_inputs
             samples[view['branch']] = view_samples
         if None in inputs:
@@ -230,8 +231,8 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
     @staticmethod
     def _pack_det(metas: List[dict], labels: List[Tensor],
                   ignore: List[Tensor], proposals: Optional[Tensor],
-                  data: Dict, factor: Tuple[float,
-                                            float]) -> List[DetDataSample]:
+                  counts: Optional[List[int]],
+                  factor: Tuple[float, float]) -> List[DetDataSample]:
         if proposals is None:
             raise KeyError(
                 "PreDecodedDataPreprocessor: a pack='det' view needs "
@@ -242,7 +243,6 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
         bound = proposals.new_tensor([w, h, w, h])
         boxes = torch.minimum((proposals * scale).clamp_(min=0), bound)
         ones = boxes.new_ones(boxes.shape[1])
-        counts = data['num_proposals'].tolist()
         samples = []
         for i, meta in enumerate(metas):
             sample = _PackedDetDataSample(metainfo=meta)
