@@ -3,7 +3,6 @@ import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import List, Tuple
 
-import numpy as np
 from mmdet.datasets import VOCDataset
 from mmengine.fileio import join_path, list_from_file
 

@@ -184,3 +184,14 @@ def test_region_selection_tiny(run_script):
            for r in rows}
     assert set(ops) == {'per image', 'batched'}
     assert ops['batched'] < ops['per image']
+
+
+def test_step_ops_tiny(run_script):
+    out = run_script('step_ops.py', '--setting', 'demo', '--batch', '2',
+                     '--repeats', '1', '--stages', 'baseline', 'stage2',
+                     'stage2-cached')
+    header, rows = _table(out, 'step')
+    ops = {r['step']: _number(r['top-level ATen ops']) for r in rows}
+    assert set(ops) == {'baseline', 'stage2', 'stage2-cached'}
+    # the teacher's forward and the soft targets cost operations
+    assert ops['baseline'] < ops['stage2-cached'] < ops['stage2']

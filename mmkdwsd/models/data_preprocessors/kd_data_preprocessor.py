@@ -1,7 +1,7 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 from typing import Dict, Optional
 
-from mmdet.utils import ConfigType, OptConfigType
+from mmdet.utils import ConfigType
 
 from mmkdwsd.registry import MODELS
 from .nested import NestedDataPreprocessor

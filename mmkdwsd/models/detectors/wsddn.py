@@ -1,6 +1,7 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 from typing import Dict, Tuple
 
+import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import get_box_tensor
@@ -9,6 +10,12 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
+
+
+def _as_float(tensor: Tensor) -> Tensor:
+    """``tensor.float()``, skipping the call (one dispatch per image on
+    the GPU's host path) when it is float32 already."""
+    return tensor if tensor.dtype == torch.float32 else tensor.float()
 
 
 @MODELS.register_module()
@@ -104,7 +111,7 @@ class WSDDN(BaseDetector):
                 raise KeyError(f'{name} has no `proposals`: WSDDN needs '
                                'proposals from the data (set proposal_file '
                                'and load them with mmdet.LoadProposals).')
-            bboxes = get_box_tensor(sample.proposals.bboxes).float()
+            bboxes = _as_float(get_box_tensor(sample.proposals.bboxes))
             if bboxes.dim() != 2 or bboxes.size(1) != 4:
                 raise ValueError(f'{name}: proposals must have shape (R, 4), '
                                  f'got {tuple(bboxes.shape)}.')
@@ -113,7 +120,9 @@ class WSDDN(BaseDetector):
                                  'least one region per image.')
             scores = sample.proposals.get('scores', None)
             scores = bboxes.new_ones(len(bboxes)) if scores is None \
-                else scores.float().reshape(-1)
+                else _as_float(scores)
+            if scores.dim() != 1:
+                scores = scores.reshape(-1)
             if scores.numel() != len(bboxes):
                 raise ValueError(f'{name}: {scores.numel()} proposal scores '
                                  f'for {len(bboxes)} boxes.')

@@ -4,12 +4,12 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmcv.ops import roi_align
-from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
+from ..utils import rois_from_boxes, same_region_count, stacked_view
 
 
 @MODELS.register_module()
@@ -35,9 +35,10 @@ class RegionDistiller(BaseModule):
 
     ``num_sampled`` draws that many of the selected regions per image at
     random each step, which bounds the cost (an unbiased estimate of the
-    average); in ``'all'`` mode, when the images have the same number of
-    regions, one draw for the whole batch (:meth:`sample_batched`), so a
-    step launches a few kernels instead of a few per image.
+    average). In ``'all'`` mode, when the images have the same number of
+    regions, the whole batch is selected at once (one draw,
+    :meth:`sample_batched`, or every region), so a step launches a few
+    kernels instead of a few per image.
 
     Args:
         in_channels (int): Channels of the student's last feature map.
@@ -60,7 +61,7 @@ class RegionDistiller(BaseModule):
     .. code:: text
 
         forward(): select_regions() -> gather()           -> pool_rois()
-                   (or sample_batched() -> gather_batched())
+                   (or [sample_batched()] -> gather_batched())
                    -> projector -> loss
     """
 
@@ -127,21 +128,37 @@ class RegionDistiller(BaseModule):
                 k = min(self.topk, num_regions)
                 index = region_scores[:, classes.long()].topk(
                     k, dim=0).indices.flatten().unique()
-            if self.num_sampled is not None and \
-                    index.numel() > self.num_sampled:
+            if self.samples(index.numel()):
                 keep = torch.randperm(
                     index.numel(), device=index.device)[:self.num_sampled]
                 index = index[keep]
-            weight = torch.ones_like(index, dtype=torch.float)
-            if self.regions == 'all' and self.objectness_weight:
-                weight = objectness[index].float().clamp(min=0)
-                # No Python branch on a device value: it would make the host
-                # wait for the GPU once per image.
-                mean = weight.mean()
-                weight = torch.where(mean > 0, weight / mean.clamp(min=1e-12),
-                                     torch.ones_like(weight))
+            if self.regions == 'all':
+                weight = self.objectness_weights(objectness[index])
+            else:
+                weight = torch.ones_like(index, dtype=torch.float)
             selected.append((index, weight))
         return selected
+
+    def objectness_weights(self, objectness: Tensor) -> Tensor:
+        """Weights of selected regions: their objectness with mean 1 per
+        image (ones where an image's objectness is all zero, or without
+        ``objectness_weight``).
+
+        Args:
+            objectness (Tensor): Scores of the selected regions, (M, ) for
+                one image or (N, M) for a batch.
+
+        Returns:
+            Tensor: float32 weights of the same shape.
+        """
+        if not self.objectness_weight:
+            return torch.ones(objectness.shape, device=objectness.device)
+        weight = objectness.float().clamp(min=0)
+        # No Python branch on a device value: it would make the host wait
+        # for the GPU.
+        mean = weight.mean(-1, keepdim=True)
+        return torch.where(mean > 0, weight / mean.clamp(min=1e-12),
+                           torch.ones_like(weight))
 
     def sample_batched(self, objectness: Tensor) -> Tuple[Tensor, Tensor]:
         """``num_sampled`` random regions per image and their weights, for
@@ -158,21 +175,18 @@ class RegionDistiller(BaseModule):
         index = torch.rand(
             objectness.shape, device=objectness.device).topk(
                 self.num_sampled, dim=1).indices
-        weight = torch.ones(index.shape, device=index.device)
-        if self.objectness_weight:
-            weight = objectness.gather(1, index).float().clamp(min=0)
-            mean = weight.mean(1, keepdim=True)
-            weight = torch.where(mean > 0, weight / mean.clamp(min=1e-12),
-                                 torch.ones_like(weight))
-        return index, weight
+        return index, self.objectness_weights(objectness.gather(1, index))
 
     def batched(self, teacher_out: dict) -> bool:
-        """Whether this batch takes :meth:`sample_batched`: ``'all'``
-        regions sampled, every image with the same number of regions (the
-        usual fixed proposal count), more of them than ``num_sampled``."""
-        counts = {len(p) for p in teacher_out['proposals']}
-        return (self.regions == 'all' and self.num_sampled is not None
-                and len(counts) == 1 and counts.pop() > self.num_sampled)
+        """Whether this batch is selected as a whole (:meth:`gather_batched`):
+        ``'all'`` regions, every image with the same number of them (the
+        usual fixed proposal count)."""
+        return self.regions == 'all' and same_region_count(
+            [len(p) for p in teacher_out['proposals']])
+
+    def samples(self, num_regions: int) -> bool:
+        """Whether a step draws ``num_sampled`` of ``num_regions``."""
+        return self.num_sampled is not None and num_regions > self.num_sampled
 
     @staticmethod
     def gather(selected: Sequence[Tuple[Tensor, Tensor]], teacher_out: dict,
@@ -195,16 +209,19 @@ class RegionDistiller(BaseModule):
             boxes.append(proposals[index] * factor)
             targets.append(feats[index])
             weights.append(weight)
-        return bbox2roi(boxes), torch.cat(targets), torch.cat(weights)
+        return rois_from_boxes(boxes), torch.cat(targets), torch.cat(weights)
 
     @staticmethod
-    def gather_batched(index: Tensor, weight: Tensor, teacher_out: dict,
+    def gather_batched(index: Optional[Tensor], weight: Tensor,
+                       teacher_out: dict,
                        factors: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """:meth:`gather` for (N, S) selections: a few kernels per batch and
-        one per image (instead of about 19 per image).
+        """:meth:`gather` for the same S regions per image: a few kernels per
+        batch, plus one per image when sampled (instead of about 19 per
+        image).
 
         Args:
-            index (Tensor): (N, S) region indices per image.
+            index (Tensor, optional): (N, S) region indices per image; None
+                for all R regions (S = R).
             weight (Tensor): (N, S) weights.
             teacher_out (dict): ``proposals`` (R, 4) and ``region_feats``
                 (R, D) per image, R the same for all.
@@ -214,19 +231,26 @@ class RegionDistiller(BaseModule):
             tuple[Tensor, Tensor, Tensor]: RoIs (N * S, 5), targets
             (N * S, D), weights (N * S, ), image by image.
         """
-        proposals = torch.stack(teacher_out['proposals'])
-        boxes = proposals.gather(1, index[..., None].expand(-1, -1, 4))
-        boxes = (boxes * factors[:, None]).flatten(0, 1)
-        # one index per image here: stacking every region's feature first
-        # would copy all N x R x D of them (262 MB in the paper setting)
-        targets = torch.cat([
-            feats[rows]
-            for feats, rows in zip(teacher_out['region_feats'], index)
-        ])
-        images = torch.arange(
-            index.size(0), device=index.device).repeat_interleave(
-                index.size(1))
-        rois = torch.cat([images[:, None].to(boxes.dtype), boxes], 1)
+        boxes = torch.stack(teacher_out['proposals'])
+        if index is None:
+            targets = torch.cat(teacher_out['region_feats'])
+        else:
+            boxes = boxes.gather(1, index[..., None].expand(-1, -1, 4))
+            # The teacher's features are one (N * R, D) tensor split per
+            # image: index it in place. Stacking them first would copy all
+            # N x R x D (262 MB in the paper setting); else one index per
+            # image.
+            feats = stacked_view(teacher_out['region_feats'])
+            if feats is not None:
+                targets = feats.flatten(0, 1)[(index + torch.arange(
+                    0, feats.size(0) * feats.size(1), feats.size(1),
+                    device=index.device)[:, None]).flatten()]
+            else:
+                targets = torch.cat([
+                    image_feats[rows] for image_feats, rows in zip(
+                        teacher_out['region_feats'], index)
+                ])
+        rois = rois_from_boxes(boxes * factors[:, None])
         return rois, targets, weight.flatten()
 
     def pool(self, feat_map: Tensor, student_inputs: Tensor,
@@ -241,7 +265,8 @@ class RegionDistiller(BaseModule):
         Returns:
             Tensor: Pooled regions, shape (sum M_i, C, roi_size, roi_size).
         """
-        return self.pool_rois(feat_map, student_inputs, bbox2roi(boxes))
+        return self.pool_rois(feat_map, student_inputs,
+                              rois_from_boxes(boxes))
 
     def pool_rois(self, feat_map: Tensor, student_inputs: Tensor,
                   rois: Tensor) -> Tensor:
@@ -276,8 +301,11 @@ class RegionDistiller(BaseModule):
         factors = feat_map.new_tensor(
             scales, dtype=torch.float32).reshape(-1, 2).repeat(1, 2)
         if self.batched(teacher_out):
-            index, weight = self.sample_batched(
-                torch.stack(teacher_out['proposal_scores']))
+            objectness = torch.stack(teacher_out['proposal_scores'])
+            if self.samples(objectness.size(1)):
+                index, weight = self.sample_batched(objectness)
+            else:
+                index, weight = None, self.objectness_weights(objectness)
             rois, target, weight = self.gather_batched(
                 index, weight, teacher_out, factors)
         else:

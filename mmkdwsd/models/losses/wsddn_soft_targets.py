@@ -4,6 +4,8 @@ from typing import List
 import torch
 from torch import Tensor
 
+from ..utils import region_softmax, region_sum
+
 
 def wsddn_soft_targets(cls_logits: List[Tensor],
                        det_logits: List[Tensor],
@@ -28,14 +30,14 @@ def wsddn_soft_targets(cls_logits: List[Tensor],
     Returns:
         Tensor: Soft targets, shape (N, K).
     """
-    targets = []
-    for cls_logit, det_logit in zip(cls_logits, det_logits):
-        # Softmaxes in float32: under fp16 autocast the R-way softmax of
-        # sharpened logits underflows.
-        cls_prob = (cls_logit.float() / cls_temperature).softmax(dim=1)
-        det_prob = (det_logit.float() / det_temperature).softmax(dim=0)
-        targets.append((cls_prob * det_prob).sum(dim=0))
-    return torch.stack(targets).clamp(0., 1.)
+    num_rois = [len(logit) for logit in cls_logits]
+    # Softmaxes in float32: under fp16 autocast the R-way softmax of
+    # sharpened logits underflows.
+    cls_prob = (torch.cat(list(cls_logits)).float() /
+                cls_temperature).softmax(dim=1)
+    det_prob = region_softmax(
+        torch.cat(list(det_logits)).float() / det_temperature, num_rois)
+    return region_sum(cls_prob * det_prob, num_rois).clamp(0., 1.)
 
 
 def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
@@ -59,8 +61,11 @@ def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
             '.py, set soft_target_file in the train dataset and pack '
             "them with mmpretrain.PackInputs(algorithm_keys=["
             "'soft_target'])")
-    targets = torch.stack(
-        [torch.as_tensor(s.soft_target) for s in data_samples])
+    # torch.as_tensor would dispatch once per sample even for tensors
+    targets = torch.stack([
+        s.soft_target if isinstance(s.soft_target, Tensor) else
+        torch.as_tensor(s.soft_target) for s in data_samples
+    ])
     if targets.shape != logits.shape:
         raise ValueError(
             f'KDWSDDistiller: cached soft targets have shape '

@@ -4,11 +4,12 @@ from typing import Dict, List, Tuple
 import torch
 from mmdet.models.roi_heads import BaseRoIHead
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox2roi, get_box_tensor
+from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
+from ..utils import rois_from_boxes
 
 
 @MODELS.register_module()
@@ -28,7 +29,7 @@ class WSDDNRoIHead(BaseRoIHead):
 
         loss():    forward_regions() -> bbox_head.loss_by_feat()
         predict(): forward_regions() -> bbox_head.predict_by_feat()
-        forward_regions(): bbox2roi() -> _bbox_forward()
+        forward_regions(): rois_from_boxes() -> _bbox_forward()
                            -> bbox_head.get_region_scores()
                            (-> bbox_head.get_refined_scores() with OICR)
         _bbox_forward(): bbox_roi_extractor() * objectness weight
@@ -111,7 +112,8 @@ class WSDDNRoIHead(BaseRoIHead):
         """
         bboxes = [get_box_tensor(r.bboxes) for r in rpn_results_list]
         objectness = torch.cat([r.scores for r in rpn_results_list])
-        return bboxes, self._bbox_forward(x, bbox2roi(bboxes), objectness)
+        return bboxes, self._bbox_forward(x, rois_from_boxes(bboxes),
+                                          objectness)
 
     def forward_regions(self, x: Tuple[Tensor],
                         rpn_results_list: InstanceList) -> Dict[str, list]:

@@ -1,6 +1,7 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """RegionDistiller: region selection weights and the teacher-to-student
 box scaling."""
+import pytest
 import torch
 
 from mmkdwsd.registry import MODELS
@@ -82,9 +83,13 @@ def test_batched_sampling_draws_distinct_regions_per_image():
     assert len(draws) > 1
 
 
-def test_batched_gather_equals_the_per_image_gather():
+@pytest.mark.parametrize('split', [False, True],
+                         ids=['separate-features', 'split-features'])
+def test_batched_gather_equals_the_per_image_gather(split):
     distiller = _distiller(num_sampled=3)
     out = _teacher_out([[0.5] * 7, [0.2] * 7, [0.9] * 7])
+    if split:  # as the teacher returns them: views of one (N * R, D)
+        out['region_feats'] = list(torch.cat(out['region_feats']).split(7))
     assert distiller.batched(out)
     index, weight = distiller.sample_batched(
         torch.stack(out['proposal_scores']))
@@ -96,16 +101,41 @@ def test_batched_gather_equals_the_per_image_gather():
         torch.testing.assert_close(ours, theirs)
 
 
+def test_batched_gather_of_all_regions_equals_the_per_image_gather():
+    distiller = _distiller()
+    out = _teacher_out([[0.5, 0.1, 0.4], [0.0] * 3, [0.9, 0.3, 0.6]])
+    factors = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.25, 0.5, 0.25, 0.5],
+                            [1., 1., 1., 1.]])
+    batched = distiller.gather_batched(
+        None, distiller.objectness_weights(
+            torch.stack(out['proposal_scores'])), out, factors)
+    per_image = distiller.gather(
+        distiller.select_regions(out, [None] * 3), out, factors)
+    for ours, theirs in zip(batched, per_image):
+        torch.testing.assert_close(ours, theirs)
+
+
 def test_batched_only_where_it_applies():
     same = _teacher_out([[1.0] * 6, [1.0] * 6])
     ragged = _teacher_out([[1.0] * 6, [1.0] * 5])
     assert _distiller(num_sampled=4).batched(same)
     assert not _distiller(num_sampled=4).batched(ragged)
-    assert not _distiller(num_sampled=6).batched(same)  # all of them
-    assert not _distiller().batched(same)  # no sampling
+    assert not _distiller().batched(ragged)
+    assert _distiller(num_sampled=6).batched(same)  # all of them
+    assert _distiller().batched(same)  # no sampling
     assert not _distiller(regions='topk', num_sampled=4).batched(same)
-    # and the loss goes through it
-    loss = _distiller(num_sampled=4)(
-        torch.rand(2, 4, 8, 8), torch.zeros(2, 3, 32, 32), same,
-        [(0.5, 0.5)] * 2, [None, None])
+    # and the loss goes through it, sampled or not; unsampled, with the
+    # per-image path's value
+    feat_map, student = torch.rand(2, 4, 8, 8), torch.zeros(2, 3, 32, 32)
+    loss = _distiller(num_sampled=4)(feat_map, student, same,
+                                     [(0.5, 0.5)] * 2, [None, None])
     assert torch.isfinite(loss) and loss > 0
+    distiller = _distiller()
+    loss = distiller(feat_map, student, same, [(0.5, 0.5)] * 2, [None, None])
+    rois, target, weight = distiller.gather(  # the per-image path
+        distiller.select_regions(same, [None] * 2), same,
+        torch.full((2, 4), 0.5))
+    pred = distiller.projector(distiller.pool_rois(feat_map, student, rois))
+    ragged_loss = distiller.loss_feat(pred, target, weight,
+                                      avg_factor=len(target))
+    torch.testing.assert_close(loss, ragged_loss)

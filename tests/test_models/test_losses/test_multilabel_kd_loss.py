@@ -34,3 +34,13 @@ class TestWSDDNSoftTargets(TestCase):
                                   for c, d in zip(cls, det)])
         torch.testing.assert_close(
             wsddn_soft_targets(cls, det, 1., 1.), img_scores)
+
+    def test_same_region_count_takes_the_batched_path_same_values(self):
+        torch.manual_seed(0)
+        cls = [torch.randn(5, 3) * 5 for _ in range(4)]
+        det = [torch.randn(5, 3) * 5 for _ in range(4)]
+        expected = torch.stack([
+            ((c / .5).softmax(1) * (d / .5).softmax(0)).sum(0)
+            for c, d in zip(cls, det)
+        ]).clamp(0., 1.)
+        torch.testing.assert_close(wsddn_soft_targets(cls, det), expected)

@@ -12,6 +12,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
+from ...utils import region_softmax, region_sum
 from .pseudo_labels import mine_pseudo_labels
 
 
@@ -174,15 +175,11 @@ class WSDDNBBoxHead(BaseModule):
             per image (each column sums to at most 1), and image scores
             of shape (N, K) clamped inside (0, 1).
         """
-        cls_prob = F.softmax(cls_logits.float(), dim=1)
-        region_scores = [
-            cls_p * F.softmax(det_l, dim=0) for cls_p, det_l in zip(
-                cls_prob.split(list(num_rois)),
-                det_logits.float().split(list(num_rois)))
-        ]
-        img_scores = torch.stack([s.sum(dim=0) for s in region_scores])
-        img_scores = img_scores.clamp(self.clamp_eps, 1 - self.clamp_eps)
-        return region_scores, img_scores
+        region_scores = F.softmax(cls_logits.float(), dim=1) * \
+            region_softmax(det_logits.float(), num_rois)
+        img_scores = region_sum(region_scores, num_rois).clamp(
+            self.clamp_eps, 1 - self.clamp_eps)
+        return list(region_scores.split(list(num_rois))), img_scores
 
     def get_refined_scores(self, refine_logits: List[Tensor],
                            num_rois: Sequence[int]) -> List[Tensor]:
