@@ -216,8 +216,8 @@ class RegionDistiller(BaseModule):
                        teacher_out: dict,
                        factors: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """:meth:`gather` for the same S regions per image: a few kernels per
-        batch, plus one per image when sampled (instead of about 19 per
-        image).
+        batch (instead of about 19 per image; plus one per image when
+        sampled from features that are not views of one tensor).
 
         Args:
             index (Tensor, optional): (N, S) region indices per image; None
@@ -232,15 +232,15 @@ class RegionDistiller(BaseModule):
             (N * S, D), weights (N * S, ), image by image.
         """
         boxes = torch.stack(teacher_out['proposals'])
+        # The teacher's features are one (N * R, D) tensor split per image:
+        # use it in place. Stacking them would copy all N x R x D (262 MB in
+        # the paper setting).
+        feats = stacked_view(teacher_out['region_feats'])
         if index is None:
-            targets = torch.cat(teacher_out['region_feats'])
+            targets = feats.flatten(0, 1) if feats is not None else \
+                torch.cat(teacher_out['region_feats'])
         else:
             boxes = boxes.gather(1, index[..., None].expand(-1, -1, 4))
-            # The teacher's features are one (N * R, D) tensor split per
-            # image: index it in place. Stacking them first would copy all
-            # N x R x D (262 MB in the paper setting); else one index per
-            # image.
-            feats = stacked_view(teacher_out['region_feats'])
             if feats is not None:
                 targets = feats.flatten(0, 1)[(index + torch.arange(
                     0, feats.size(0) * feats.size(1), feats.size(1),

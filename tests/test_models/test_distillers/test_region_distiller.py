@@ -101,9 +101,13 @@ def test_batched_gather_equals_the_per_image_gather(split):
         torch.testing.assert_close(ours, theirs)
 
 
-def test_batched_gather_of_all_regions_equals_the_per_image_gather():
+@pytest.mark.parametrize('split', [False, True],
+                         ids=['separate-features', 'split-features'])
+def test_batched_gather_of_all_regions_equals_the_per_image_gather(split):
     distiller = _distiller()
     out = _teacher_out([[0.5, 0.1, 0.4], [0.0] * 3, [0.9, 0.3, 0.6]])
+    if split:
+        out['region_feats'] = list(torch.cat(out['region_feats']).split(3))
     factors = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.25, 0.5, 0.25, 0.5],
                             [1., 1., 1., 1.]])
     batched = distiller.gather_batched(
