@@ -119,3 +119,46 @@ def test_plot_curves(tmp_path, repo_root, capsys):
         tool.main(
             [str(tmp_path / 'work'), '--keys', 'nothing', '--out',
              str(out)])
+
+
+@pytest.mark.parametrize('feat_level', ['map', 'pooled'])
+def test_resolution_ceiling_model(tmp_path, repo_root, feat_level):
+    from mmengine.config import Config
+    from mmpretrain.structures import DataSample
+
+    from mmkdwsd.registry import MODELS
+    tool = load_tool(repo_root, 'resolution_ceiling')
+    student = Config.fromfile(osp.join(repo_root, tool.STUDENT_CONFIG)).model
+    teacher = Config.fromfile(osp.join(repo_root, tool.TEACHER_CONFIG)).model
+    reference = MODELS.build(teacher)
+    ckpt = str(tmp_path / 'reference.pth')
+    torch.save(dict(state_dict=reference.state_dict()), ckpt)
+    model = MODELS.build(
+        dict(type='ClassifierToClassifierKD', teacher=teacher,
+             teacher_ckpt=ckpt, student=student, feat_weight=1.,
+             pred_weight=1., feat_level=feat_level,
+             data_preprocessor=dict(
+                 type='KDDataPreprocessor',
+                 teacher=teacher.data_preprocessor,
+                 student=student.data_preprocessor)))
+    for key, value in reference.state_dict().items():  # loaded
+        torch.testing.assert_close(model.teacher.state_dict()[key], value)
+    model.train()
+    assert not model.teacher.training and model.student.training
+    samples = [DataSample().set_gt_label([1, 2]), DataSample().set_gt_label(
+        [0])]
+    losses = model(dict(teacher=torch.rand(2, 3, 64, 64),
+                        student=torch.rand(2, 3, 32, 32)),
+                   dict(student=samples), mode='loss')
+    assert set(losses) == {'loss_cls', 'loss_feat', 'loss_pred'}
+    assert all(torch.isfinite(v) and v > 0 for v in losses.values())
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert model.adapter.weight.grad is not None  # the feature term counts
+    # at test time: the student alone, on the student view
+    model.eval()
+    x = torch.rand(2, 3, 32, 32)
+    preds = model(x, [DataSample(), DataSample()], mode='predict')
+    torch.testing.assert_close(
+        torch.stack([p.pred_score for p in preds]),
+        model.student(x, mode='tensor').sigmoid())
