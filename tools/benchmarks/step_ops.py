@@ -75,9 +75,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='also print each step\'s N most frequent '
                         'operations')
     parser.add_argument('--stages', nargs='+',
-                        default=['baseline', 'teacher forward', 'stage1',
-                                 'stage1-sampled', 'stage2', 'stage2-feat',
-                                 'stage2-cached'])
+                        default=['baseline', 'teacher', 'teacher forward',
+                                 'stage1', 'stage1-sampled', 'stage2',
+                                 'stage2-feat', 'stage2-cached'])
     return parser.parse_args(argv)
 
 
@@ -104,6 +104,9 @@ def main(argv=None) -> None:
         if stage == 'baseline':
             model = b.build(b.model_cfg('student'))
             loss = (lambda m=model: m.loss(xs, ss))
+        elif stage == 'teacher':
+            model = b.build(b.model_cfg('teacher'))
+            loss = (lambda m=model: m.loss(xt, st))
         else:
             model = b.build(
                 _distiller_cfg(b, 'stage1' if stage == 'teacher forward'

@@ -218,8 +218,13 @@ class WSDDNRoIHead(BaseRoIHead):
             if 'gt_label' not in sample:
                 raise KeyError(f'{name(i)} has no `gt_label` (image labels); '
                                'pack it with PackWSODInputs.')
-            gt_labels.append(
-                torch.as_tensor(sample.gt_label).long().reshape(-1))
+            labels = sample.gt_label
+            if not isinstance(labels, Tensor):
+                labels = torch.as_tensor(labels)
+            if labels.dtype != torch.long:  # no call (dispatch) if it is
+                labels = labels.long()
+            gt_labels.append(labels if labels.dim() == 1 else labels.
+                             reshape(-1))
         # One range check (one host sync) per batch, not one per image.
         flat = torch.cat(gt_labels) if gt_labels else None
         if flat is not None and bool(

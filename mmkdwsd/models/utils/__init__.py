@@ -1,8 +1,8 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-from .region_ops import (region_softmax, region_sum, rois_from_boxes,
-                         same_region_count, stacked_view)
+from .region_ops import (multi_hot, region_softmax, region_sum,
+                         rois_from_boxes, same_region_count, stacked_view)
 
 __all__ = [
     'rois_from_boxes', 'region_softmax', 'region_sum', 'same_region_count',
-    'stacked_view'
+    'stacked_view', 'multi_hot'
 ]

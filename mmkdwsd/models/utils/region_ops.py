@@ -76,6 +76,28 @@ def region_sum(values: Tensor, num_rois: Sequence[int]) -> Tensor:
         [part.sum(dim=0) for part in values.split(list(num_rois))])
 
 
+def multi_hot(labels: Sequence[Tensor], like: Tensor) -> Tensor:
+    """Multi-hot targets (N, K) of per-image class indices, in one scatter.
+
+    Args:
+        labels (Sequence[Tensor]): Class indices (P_i, ) per image.
+        like (Tensor): An (N, K) tensor: the targets' shape, dtype, device.
+
+    Returns:
+        Tensor: 1 at each (image, present class), 0 elsewhere.
+    """
+    targets = torch.zeros_like(like)
+    counts = [len(image_labels) for image_labels in labels]
+    if sum(counts):
+        classes = torch.cat(list(labels)).to(like.device).long()
+        images = torch.arange(len(counts)).repeat_interleave(
+            torch.tensor(counts)).to(like.device, non_blocking=True)
+        targets.index_put_((images, classes),
+                           torch.ones((), dtype=like.dtype,
+                                      device=like.device))
+    return targets
+
+
 def stacked_view(tensors: Sequence[Tensor]) -> Optional[Tensor]:
     """The (N, R, ...) tensor whose rows the equal-shaped contiguous
     ``tensors`` are, consecutive in one storage (what ``split`` of an

@@ -5,8 +5,9 @@ import pytest
 import torch
 from mmdet.structures.bbox import bbox2roi
 
-from mmkdwsd.models.utils import (region_softmax, region_sum, rois_from_boxes,
-                                  same_region_count, stacked_view)
+from mmkdwsd.models.utils import (multi_hot, region_softmax, region_sum,
+                                  rois_from_boxes, same_region_count,
+                                  stacked_view)
 
 
 def _per_image_softmax(logits, num_rois):
@@ -62,3 +63,16 @@ def test_stacked_view_finds_split_rows_without_a_copy():
     assert stacked_view([parts[1], parts[0]]) is None  # out of order
     assert stacked_view(list(whole.t().split(2))) is None  # not contiguous
     assert stacked_view([]) is None
+
+
+def test_multi_hot_sets_each_present_class_once():
+    like = torch.zeros(3, 5)
+    targets = multi_hot(
+        [torch.tensor([0, 3]), torch.tensor([], dtype=torch.long),
+         torch.tensor([4, 4])], like)
+    expected = torch.zeros(3, 5)
+    expected[0, [0, 3]] = 1
+    expected[2, 4] = 1
+    torch.testing.assert_close(targets, expected)
+    torch.testing.assert_close(multi_hot([torch.zeros(0)] * 2,
+                                         torch.zeros(2, 5)), torch.zeros(2, 5))

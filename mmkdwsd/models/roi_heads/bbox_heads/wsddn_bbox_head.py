@@ -12,7 +12,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
-from ...utils import region_softmax, region_sum
+from ...utils import multi_hot, region_softmax, region_sum
 from .pseudo_labels import mine_pseudo_labels
 
 
@@ -216,15 +216,14 @@ class WSDDNBBoxHead(BaseModule):
         num_rois = [len(b) for b in bboxes_list]
         region_scores, img_scores = self.get_region_scores(
             cls_logits, det_logits, num_rois)
-        targets = img_scores.new_zeros(img_scores.shape)
-        for i, gt_labels in enumerate(gt_labels_list):
-            targets[i, gt_labels.to(targets.device).long()] = 1
+        targets = multi_hot(gt_labels_list, img_scores)
         # Written out (not F.binary_cross_entropy), which autocast forbids.
         bce = -(
             targets * img_scores.log() + (1 - targets) *
             (1 - img_scores).log())
         losses = dict(loss_wsddn=self.loss_wsddn_weight * bce.sum(1).mean())
-        prev_scores = [s.detach() for s in region_scores]
+        prev_scores = [s.detach() for s in region_scores
+                       ] if refine_logits else []
         for k, logits in enumerate(refine_logits):
             losses[f'loss_refine{k + 1}'] = self.loss_refine_weight * \
                 self._loss_refine_single(logits, prev_scores, bboxes_list,
