@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os.path as osp
 import pickle
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -119,6 +120,19 @@ def test_plot_curves(tmp_path, repo_root, capsys):
         tool.main(
             [str(tmp_path / 'work'), '--keys', 'nothing', '--out',
              str(out)])
+
+    # stages one after the other: stage2 starts after baseline's 4 iters
+    # (and its one validation epoch)
+    chained = tool.chain(OrderedDict(
+        (name, tool.load_series(logs, ['loss', 'mAP']))
+        for name, logs in runs.items()))
+    assert chained['stage2']['loss (train)'][0] == [5, 6, 7, 8, 9]
+    assert chained['stage2']['multi-label/mAP (val)'][0] == [2]
+    tool.main([str(tmp_path / 'work'), '--keys', 'loss', 'mAP',
+               '--sequential', '--logy', 'loss', '--out', str(out)])
+    with pytest.raises(ValueError, match='--logy'):
+        tool.main([str(tmp_path / 'work'), '--keys', 'loss', '--logy',
+                   'mAP', '--out', str(out)])
 
 
 @pytest.mark.parametrize('feat_level', ['map', 'pooled'])

@@ -41,8 +41,12 @@ $PY tools/analysis_tools/plot_ap_gain.py "$WORK/figures/ap_baseline.json" \
     "$WORK/figures/ap_distilled.json" --out docs/ap_gain_multidigits.png \
     --labels 'student, no distillation' 'student, distilled (KD-WSD)' \
     --title 'MultiDigits val: per-class AP of the 32 px student'
+# stage 2 follows stage 1; its feature term is the normalised one (about 1,
+# the official one about 500): a log axis shows both
 $PY tools/analysis_tools/plot_curves.py "$WORK/stage1" "$WORK/stage2" \
     --keys distill.loss_feat student.loss_cls distill.loss_pred \
-    --legend 'stage 1' 'stage 2' \
+    --legend 'stage 1 (official feature loss)' \
+    'stage 2 (normalised feature loss)' --sequential \
+    --logy distill.loss_feat \
     --title 'KD-WSD on MultiDigits (make demo): distillation losses' \
     --out docs/curves_multidigits.png

@@ -10,7 +10,10 @@ by iterations). A work dir may hold several runs (e.g. the stages of
 each run is one curve, its timestamps concatenated in order.
 
 A key matches a logged name exactly or as its last ``/`` part, so ``mAP``
-finds ``multi-label/mAP``.
+finds ``multi-label/mAP``. ``--sequential`` draws the runs one after the
+other (each starts where the previous one's steps end: the stages of one
+training), ``--logy`` puts the named panels on a log scale (terms whose
+size changes by orders of magnitude between runs).
 
 Example::
 
@@ -39,6 +42,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--legend', nargs='+', help='one name per run (default: paths)')
     parser.add_argument('--title', help='figure title')
+    parser.add_argument('--sequential', action='store_true',
+                        help='each run continues the previous one\'s steps')
+    parser.add_argument('--logy', nargs='+', default=[],
+                        help='keys whose panel has a log y axis')
     parser.add_argument('--out', required=True, help='output image')
     return parser.parse_args(argv)
 
@@ -98,10 +105,28 @@ def load_series(logs: Sequence[str], keys: Sequence[str]) -> Series:
     return series
 
 
+def chain(runs: 'OrderedDict[str, Series]') -> 'OrderedDict[str, Series]':
+    """The runs one after the other: each run's training and validation
+    steps shifted past the previous runs' last ones."""
+    chained: 'OrderedDict[str, Series]' = OrderedDict()
+    offset = dict(train=0, val=0)
+    for run, series in runs.items():
+        ends = dict(offset)
+        chained[run] = OrderedDict()
+        for name, (xs, ys) in series.items():
+            mode = 'val' if name.endswith('(val)') else 'train'
+            chained[run][name] = ([x + offset[mode] for x in xs], ys)
+            if xs:
+                ends[mode] = max(ends[mode], offset[mode] + max(xs))
+        offset = ends
+    return chained
+
+
 def plot(runs: 'OrderedDict[str, Series]',
          keys: Sequence[str],
          out: str,
-         title: Optional[str] = None) -> List[str]:
+         title: Optional[str] = None,
+         logy: Sequence[str] = ()) -> List[str]:
     """One panel per key, one line per run and logged name.
 
     Returns:
@@ -115,7 +140,7 @@ def plot(runs: 'OrderedDict[str, Series]',
         1, len(keys), figsize=(5 * len(keys), 3.8), squeeze=False)
     drawn = []
     for ax, key in zip(axes[0], keys):
-        for run, series in runs.items():
+        for index, (run, series) in enumerate(runs.items()):
             for name, (xs, ys) in series.items():
                 if not _match(name.rsplit(' (', 1)[0], key):
                     continue
@@ -125,9 +150,13 @@ def plot(runs: 'OrderedDict[str, Series]',
                     ys,
                     marker='o' if val else None,
                     ms=3,
+                    color=f'C{index % 10}',  # one colour per run
+                    ls='--' if val else '-',
                     label=f'{run}: {name}')
                 drawn.append(f'{run}: {name}')
-        ax.set_title(key)
+        ax.set_title(key + (' (log scale)' if key in logy else ''))
+        if key in logy:
+            ax.set_yscale('log')
         ax.set_xlabel('iteration (train) / epoch (val)')
         ax.grid(alpha=0.3)
         if ax.lines:
@@ -152,7 +181,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             raise ValueError(f'{len(args.legend)} --legend names for '
                              f'{len(runs)} runs: {list(runs)}')
         runs = OrderedDict(zip(args.legend, runs.values()))
-    drawn = plot(runs, args.keys, args.out, args.title)
+    unknown = set(args.logy) - set(args.keys)
+    if unknown:
+        raise ValueError(f'--logy {sorted(unknown)} not among --keys')
+    if args.sequential:
+        runs = chain(runs)
+    drawn = plot(runs, args.keys, args.out, args.title, args.logy)
     if not drawn:
         raise ValueError(f'no logged scalar matches {args.keys} in '
                          f'{args.inputs}')
