@@ -54,8 +54,8 @@ def region_softmax(logits: Tensor, num_rois: Sequence[int]) -> Tensor:
         Tensor: Shape (R, K); each image's rows sum to 1 per column.
     """
     if same_region_count(num_rois):
-        return logits.view(len(num_rois), num_rois[0],
-                           -1).softmax(dim=1).view_as(logits)
+        return logits.reshape(len(num_rois), num_rois[0],
+                              -1).softmax(dim=1).reshape(logits.shape)
     return torch.cat(
         [part.softmax(dim=0) for part in logits.split(list(num_rois))])
 
@@ -71,7 +71,7 @@ def region_sum(values: Tensor, num_rois: Sequence[int]) -> Tensor:
         Tensor: Shape (N, K).
     """
     if same_region_count(num_rois):
-        return values.view(len(num_rois), num_rois[0], -1).sum(dim=1)
+        return values.reshape(len(num_rois), num_rois[0], -1).sum(dim=1)
     return torch.stack(
         [part.sum(dim=0) for part in values.split(list(num_rois))])
 
