@@ -6,8 +6,9 @@ gathers their boxes and teacher features. Per image that is about 19
 operations per image (about 1,200 at batch 64), each a kernel launch on a
 GPU, where the small MultiDigits students take a few milliseconds per step;
 batched (``sample_batched`` + ``gather_batched``, taken when the images have
-the same region count) it is a few dozen per batch plus one per image. This script counts the
-top-level ATen operations of one selection + gather (the GPU-relevant
+the same region count) it is a few dozen per batch (plus one per image when
+the teacher's features are not views of one tensor). This script counts
+the top-level ATen operations of one selection + gather (the GPU-relevant
 figure) and times both on the CPU, side by side.
 
     python tools/benchmarks/region_selection.py [--images 64] [--regions 500]
