@@ -253,19 +253,42 @@ class TestWSDDN(TestCase):
             regions = model.predict_regions(**self._data(model, False))
         self.assertEqual(regions['img_scores'].shape, (2, 4))
 
+    def test_same_region_count_batched_scores(self):
+        # the batched path (same count per image) computes WSDDN's scores
+        model = self._build()
+        model.eval()
+        with torch.no_grad():
+            regions = model.predict_regions(
+                **self._data(model, False, num_proposals=(12, 12)))
+        expected = [
+            c.float().softmax(1) * d.float().softmax(0)
+            for c, d in zip(regions['cls_logits'], regions['det_logits'])
+        ]
+        for ours, theirs in zip(regions['region_scores'], expected):
+            torch.testing.assert_close(ours, theirs)
+        torch.testing.assert_close(
+            regions['img_scores'],
+            torch.stack([e.sum(0) for e in expected]).clamp(1e-6, 1 - 1e-6),
+            atol=1e-6, rtol=1e-5)
+
     @unittest.skipIf(not torch.cuda.is_available(), 'requires CUDA')
     def test_cuda_bf16_autocast(self):
-        model = self._build(num_refine=3).cuda()
-        model.train()
-        data = self._data(model)
-        with torch.autocast('cuda', dtype=torch.bfloat16):
-            losses = model(**data, mode='loss')
-        for value in losses.values():
-            self.assertEqual(value.dtype, torch.float32)
-            self.assertTrue(torch.isfinite(value))
-        sum(losses.values()).backward()
-        model.eval()
-        with torch.no_grad(), torch.autocast('cuda', dtype=torch.float16):
-            results = model(**self._data(model, False), mode='predict')
-        self.assertTrue(
-            ((results[0].pred_score > 0) & (results[0].pred_score < 1)).all())
+        # ragged and same region counts (the per-image and batched paths)
+        for num_proposals in [(16, 9), (12, 12)]:
+            model = self._build(num_refine=3).cuda()
+            model.train()
+            data = self._data(model, num_proposals=num_proposals)
+            with torch.autocast('cuda', dtype=torch.bfloat16):
+                losses = model(**data, mode='loss')
+            for value in losses.values():
+                self.assertEqual(value.dtype, torch.float32)
+                self.assertTrue(torch.isfinite(value))
+            sum(losses.values()).backward()
+            model.eval()
+            with torch.no_grad(), torch.autocast('cuda',
+                                                 dtype=torch.float16):
+                results = model(
+                    **self._data(model, False, num_proposals=num_proposals),
+                    mode='predict')
+            self.assertTrue(((results[0].pred_score > 0)
+                             & (results[0].pred_score < 1)).all())
