@@ -59,7 +59,8 @@ from bench_utils import (base_dataset, env_line, markdown_table,  # noqa: E402
 #: Sizes of the settings. ``paper``: Liu et al.'s teacher and a VGG16
 #: student; ``multidigits``: the benchmark models of configs/benchmarks/;
 #: ``demo``: the CPU main job's sizes (``make demo``); ``tiny``: CPU smoke
-#: test.
+#: test. ``student_layer``: (module, channels) of the student map the
+#: MultiDigits configs pool the teacher's regions from (None: the last).
 SETTINGS = dict(
     paper=dict(
         student='configs/_base_/models/vgg16_mlc.py',
@@ -67,28 +68,28 @@ SETTINGS = dict(
         num_classes=80, student_size=224, teacher_size=672, proposals=500,
         infer_batches=(1, 256), teacher_batch=16, train_batch=32,
         teacher_train_batch=8, matmul=8192, channels=512, fc=4096,
-        roi=7, roialign_batch=8, sampled=128),
+        roi=7, roialign_batch=8, sampled=128, student_layer=None),
     multidigits=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
         num_classes=10, student_size=128, teacher_size=256, proposals=500,
         infer_batches=(1, 256), teacher_batch=64, train_batch=64,
         teacher_train_batch=16, matmul=8192, channels=32, fc=256, roi=7,
-        roialign_batch=16, sampled=64),
+        roialign_batch=16, sampled=64, student_layer=('backbone.layer1', 16)),
     demo=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
         num_classes=10, student_size=32, teacher_size=64, proposals=48,
         infer_batches=(1, 8), teacher_batch=8, train_batch=8,
         teacher_train_batch=8, matmul=1024, channels=32, fc=256, roi=4,
-        roialign_batch=8, sampled=64),
+        roialign_batch=8, sampled=64, student_layer=('backbone.layer1', 16)),
     tiny=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
         num_classes=10, student_size=32, teacher_size=64, proposals=16,
         infer_batches=(1, 4), teacher_batch=2, train_batch=4,
         teacher_train_batch=2, matmul=256, channels=32, fc=256, roi=3,
-        roialign_batch=2, sampled=8))
+        roialign_batch=2, sampled=8, student_layer=('backbone.layer1', 16)))
 #: The loaders the ``data`` section times (any setting): the benchmark's
 #: distillation and baseline configs, on the large MultiDigits data.
 DATA_CONFIGS = {
@@ -560,8 +561,10 @@ def bench_train(b: Bench) -> None:
 
 def _distiller_cfg(b: Bench, stage: str) -> dict:
     s = b.s
+    # the student map the configs pool the regions from (None: the last)
+    layer, channels = s['student_layer'] or (None, s['channels'])
     feat = dict(
-        in_channels=s['channels'], out_channels=s['fc'],
+        student_layer=layer, in_channels=channels, out_channels=s['fc'],
         hidden_channels=(s['fc'], ), roi_size=s['roi'], sampling_ratio=2,
         regions='all', objectness_weight=True,
         num_sampled=s['sampled'] if stage.endswith('-sampled') else None,

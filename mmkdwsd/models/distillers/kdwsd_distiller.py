@@ -30,7 +30,8 @@ class KDWSDDistiller(BaseModel):
     (low-resolution) view. Two distillation terms, each optional:
 
     - feature level: the student RoI-pools the teacher's proposals, rescaled
-      to the student's input, from its last feature map (mmcv ``RoIAlign``);
+      to the student's input, from its last feature map or the output of
+      one of its modules (``student_layer``) (mmcv ``RoIAlign``);
       a projection that exists only for distillation maps them to the
       teacher's fc7 dimension; squared L2 to the teacher's fc7 region
       features (``RegionFeatureLoss``);
@@ -51,7 +52,11 @@ class KDWSDDistiller(BaseModel):
             :class:`RegionDistiller` arguments (``in_channels``,
             ``out_channels``, ``hidden_channels``, ``roi_size``, ``regions``
             'all' or 'topk', ``topk``, ``objectness_weight``,
-            ``num_sampled``, ``loss``). Defaults to None (off).
+            ``num_sampled``, ``loss``), plus ``student_layer``: the name of
+            the student module whose output is pooled (e.g.
+            ``'backbone.layer1'``, recorded by a forward hook; the student
+            network is unchanged), None for the backbone's last output.
+            Defaults to None (off).
         pred_distill (dict, optional): Prediction-level settings:
             ``cls_temperature``, ``det_temperature``, ``student_temperature``,
             ``learnable_scale``, ``loss``, and ``soft_targets``: 'online'
@@ -116,7 +121,12 @@ class KDWSDDistiller(BaseModel):
         self.eval_teacher = eval_teacher
         self.feat_cfg = feat_distill
         self.pred_cfg = pred_distill
+        self.student_layer = None
         if feat_distill is not None:
+            feat_distill = dict(feat_distill)
+            self.student_layer = feat_distill.pop('student_layer', None)
+            if self.student_layer is not None:
+                self._hook_student_layer(self.student_layer)
             self.region_distiller = MODELS.build(
                 dict(type='RegionDistiller', **feat_distill))
         if pred_distill is not None:
@@ -134,6 +144,25 @@ class KDWSDDistiller(BaseModel):
                 pred_distill.get('loss', dict(type='MultiLabelKDLoss')))
 
     # ---------------------------------------------------------------- setup
+    def _hook_student_layer(self, name: str) -> None:
+        """Record the output of the student's module ``name`` (e.g.
+        ``'backbone.layer1'``) on every student forward, for the feature
+        level to pool from instead of the backbone's last output."""
+        try:
+            module = self.student.get_submodule(name)
+        except AttributeError:
+            raise ValueError(
+                f'KDWSDDistiller: feat_distill.student_layer={name!r} is not '
+                'a module of the student; e.g. '
+                f'{[n for n, _ in self.student.named_children()]} and their '
+                'children (backbone.layer1, ...)') from None
+        self._student_layer_out = None
+
+        def record(module, inputs, output):
+            self._student_layer_out = output
+
+        module.register_forward_hook(record)
+
     @classmethod
     def _teacher_model_cfg(cls, teacher_cfg: Union[str, dict]) -> dict:
         """The teacher's model dict from its config file or dict."""
@@ -304,15 +333,20 @@ class KDWSDDistiller(BaseModel):
             inputs (Tensor): Student view, shape (N, 3, h, w).
 
         Returns:
-            tuple[Tensor, Tensor]: The last backbone feature map
-            (N, C, h / s, w / s) and the logits (N, K).
+            tuple[Tensor, Tensor]: The map the feature level pools from
+            (N, C, h / s, w / s): the last backbone output, or
+            ``student_layer``'s; and the logits (N, K).
         """
         feats = self.student.backbone(inputs)
         if isinstance(feats, Tensor):
             feats = (feats, )
         neck_feats = self.student.neck(feats) if self.student.with_neck \
             else feats
-        return feats[-1], self.student.head(neck_feats)
+        logits = self.student.head(neck_feats)
+        if self.student_layer is not None:
+            feat_map, self._student_layer_out = self._student_layer_out, None
+            return feat_map, logits
+        return feats[-1], logits
 
     @torch.no_grad()
     def get_teacher_outputs(self, inputs: Tensor, data_samples: list) -> dict:

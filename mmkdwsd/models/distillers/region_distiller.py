@@ -19,7 +19,8 @@ class RegionDistiller(BaseModule):
     Part of `KD-WSD <https://arxiv.org/abs/1809.05884>`_, owned by
     :class:`KDWSDDistiller` and trained with it, never exported: the student
     RoI-pools the teacher's proposals (rescaled to the student's input) from
-    its last feature map with mmcv ``RoIAlign``, a projection (flatten + MLP)
+    one of its feature maps (the last, or the distiller's ``student_layer``)
+    with mmcv ``RoIAlign``, a projection (flatten + MLP)
     maps each pooled region to the teacher's fc7 dimension, and
     ``RegionFeatureLoss`` matches them to the teacher's fc7 features.
 
@@ -41,7 +42,7 @@ class RegionDistiller(BaseModule):
     kernels instead of a few per image.
 
     Args:
-        in_channels (int): Channels of the student's last feature map.
+        in_channels (int): Channels of the student feature map pooled from.
         out_channels (int): The teacher's fc7 dimension ``D``.
         hidden_channels (Sequence[int]): Hidden sizes of the MLP.
             Defaults to (512, ).
@@ -282,7 +283,8 @@ class RegionDistiller(BaseModule):
         """Compute the feature-level loss.
 
         Args:
-            feat_map (Tensor): Student's last feature map (N, C, h', w').
+            feat_map (Tensor): The student feature map pooled from
+                (N, C, h', w').
             student_inputs (Tensor): Student view (N, 3, h, w).
             teacher_out (dict): Teacher outputs with ``proposals`` (R_i, 4)
                 in teacher-input pixels and ``region_feats`` (R_i, D).

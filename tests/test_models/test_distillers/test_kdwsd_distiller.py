@@ -268,6 +268,32 @@ class TestKDWSDDistiller(TestCase):
                 os.chdir(cwd)
         self.assertEqual(cfg['type'], 'WSDDN')
 
+    def test_student_layer_pools_from_an_inner_module(self):
+        # the feature level pools from backbone.layers.1 (the first ReLU,
+        # stride 2) instead of the backbone's last output (stride 4)
+        model = self.build(feat_distill=dict(
+            FEAT, student_layer='backbone.layers.1'))
+        data = self.preprocess(model)
+        student = data['inputs']['student']
+        feat_map, logits = model.extract_student(student)
+        self.assertEqual(feat_map.shape[-1], student.shape[-1] // 2)
+        torch.testing.assert_close(
+            feat_map, model.student.backbone.layers[:2](student))
+        torch.testing.assert_close(logits, model.student(student))
+        losses = model(**data, mode='loss')
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        # the layer's gradient also comes from the feature level
+        self.assertIsNotNone(model.student.backbone.layers[0].weight.grad)
+        self.assertTrue(torch.isfinite(losses['distill.loss_feat']))
+        # the student network itself is unchanged: same parameters
+        plain = self.build()
+        self.assertEqual(
+            [k for k, _ in model.student.named_parameters()],
+            [k for k, _ in plain.student.named_parameters()])
+        with self.assertRaisesRegex(ValueError, 'student_layer=.*not a '
+                                    'module of the student'):
+            self.build(feat_distill=dict(FEAT, student_layer='backbone.x'))
+
     def test_predict_and_tensor(self):
         model = self.build()
         model.eval()
