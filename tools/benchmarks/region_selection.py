@@ -15,13 +15,17 @@ figure) and times both on the CPU, side by side.
         [--sampled 64] [--dim 256]
 """
 import argparse
-import time
+import os.path as osp
+import sys
 
-import torch
-from torch.profiler import ProfilerActivity, profile
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from mmkdwsd.registry import MODELS
-from mmkdwsd.utils import register_all_modules
+import torch  # noqa: E402
+from bench_utils import median_time  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+from mmkdwsd.registry import MODELS  # noqa: E402
+from mmkdwsd.utils import register_all_modules  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -62,13 +66,10 @@ def main(argv=None) -> None:
             select(batched)
         ops = sum(1 for e in prof.events()
                   if e.name.startswith('aten::') and e.cpu_parent is None)
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            select(batched)
-            times.append(time.perf_counter() - start)
+        seconds = median_time(lambda: select(batched), 'cpu', 0,
+                              args.repeats)
         rows.append(('batched' if batched else 'per image', ops,
-                     sorted(times)[len(times) // 2] * 1e3))
+                     seconds * 1e3))
     print(f'\n{n} images x {r} regions, {args.sampled} sampled, '
           f'{args.dim}-d features, CPU, 1 thread\n')
     print('| selection + gather | top-level ATen ops | CPU ms (median) |')

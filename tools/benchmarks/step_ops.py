@@ -19,7 +19,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 from collections import Counter
 
 _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -27,7 +26,7 @@ sys.path.insert(0, _ROOT)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
-from bench_utils import env_line, markdown_table  # noqa: E402
+from bench_utils import env_line, markdown_table, median_time  # noqa: E402
 from speed import Bench, _distiller_cfg, _step  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
@@ -52,12 +51,7 @@ def measure(fn, repeats: int):
     fn()  # warm-up (lazy init, optimizer state)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return top_level_ops(prof), sorted(times)[len(times) // 2]
+    return top_level_ops(prof), median_time(fn, 'cpu', 0, repeats)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -90,8 +90,8 @@ def multi_hot(labels: Sequence[Tensor], like: Tensor) -> Tensor:
     counts = [len(image_labels) for image_labels in labels]
     if sum(counts):
         classes = torch.cat(list(labels)).to(like.device).long()
-        images = torch.arange(len(counts)).repeat_interleave(
-            torch.tensor(counts)).to(like.device, non_blocking=True)
+        images = torch.repeat_interleave(torch.tensor(counts)).to(
+            like.device, non_blocking=True)
         targets.index_put_((images, classes),
                            torch.ones((), dtype=like.dtype,
                                       device=like.device))
