@@ -76,7 +76,8 @@ TRANSFORMS = Registry(
     parent=MMENGINE_TRANSFORMS,
     locations=['mmkdwsd.datasets.transforms'])
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmkdwsd.models'])
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, locations=['mmkdwsd.models'])
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMENGINE_MODEL_WRAPPERS,

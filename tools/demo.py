@@ -126,8 +126,7 @@ def get_proposals(img_path: str, image: np.ndarray,
                   args: argparse.Namespace) -> Tuple[np.ndarray, np.ndarray]:
     """Proposals of the image: from the pickle, or computed on it."""
     if args.proposal_file:
-        from mmkdwsd.datasets.proposals import (load_proposal_file,
-                                                proposal_key)
+        from mmkdwsd.datasets.proposals import load_proposal_file, proposal_key
         key = proposal_key(img_path)
         proposals = load_proposal_file(args.proposal_file)
         if key not in proposals:

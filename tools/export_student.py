@@ -2,15 +2,15 @@
 """Export the student of a distillation checkpoint as a plain mmpretrain
 model (checkpoint without ``student.`` prefixes + standalone config).
 
-Example::
+Example (the main job's last stage; ``make demo`` exports it itself)::
 
     python tools/export_student.py \
-        configs/kdwsd/kdwsd-stage2_wsddn-resnet18-tiny_resnet18-tiny_1xb32-10e_multidigits-64px.py \
-        work_dirs/demo/stage2/epoch_10.pth --out-dir work_dirs/demo/export
+        configs/kdwsd/kdwsd-stage2-feat_*_multidigits-32px.py \
+        work_dirs/demo/stage2/epoch_6.pth --out-dir work_dirs/demo/export
 
     # then, without mmkdwsd:
-    python -c "from mmpretrain.apis import ImageClassificationInferencer as I; \
-        print(I('work_dirs/demo/export/student_config.py', \
+    python -c "from mmpretrain.apis import ImageClassificationInferencer \
+        as I; print(I('work_dirs/demo/export/student_config.py', \
         pretrained='work_dirs/demo/export/student.pth')('img.png'))"
 """
 import argparse

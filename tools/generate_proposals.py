@@ -39,9 +39,9 @@ from typing import List
 
 import cv2
 
-from mmkdwsd.utils.fileio import (atomic_dump_json, atomic_dump_pickle)
 from mmkdwsd.datasets.proposal_methods import EDGE_MODEL_HELP, METHODS
 from mmkdwsd.datasets.proposals import proposal_key
+from mmkdwsd.utils.fileio import atomic_dump_json, atomic_dump_pickle
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 

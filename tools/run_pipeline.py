@@ -40,8 +40,9 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmkdwsd.utils.fileio import atomic_dump_json, atomic_write_text  # noqa: E402
 from mmkdwsd.apis import cache_soft_targets, export_student  # noqa: E402
+from mmkdwsd.utils.fileio import atomic_dump_json  # noqa: E402
+from mmkdwsd.utils.fileio import atomic_write_text  # noqa: E402
 
 TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py'
 CONFIGS = dict(
@@ -311,8 +312,8 @@ def results_table(results: dict, args: argparse.Namespace) -> str:
     names = dict(CF1_top3='CF1 (top-3)', OF1_top3='OF1 (top-3)',
                  det_mAP='det mAP@0.5')
     lines = [
-        '| model | input | ' + ' | '.join(names.get(c, c)
-                                        for c in COLUMNS) + ' |',
+        '| model | input | '
+        + ' | '.join(names.get(c, c) for c in COLUMNS) + ' |',
         '|---|---|' + '---|' * len(COLUMNS)
     ]
     for name, size, metrics in rows:

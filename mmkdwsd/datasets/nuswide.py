@@ -26,7 +26,7 @@ class NUSWideDataset(BaseMultiLabelDataset):
 
         data_root/
         ├── ConceptsList/Concepts81.txt        # 81 concept names, one a line
-        ├── ImageList/TrainImagelist.txt       # e.g. actor\\0001_2124494179.jpg
+        ├── ImageList/TrainImagelist.txt       # actor\\0001_2124494179.jpg
         ├── ImageList/TestImagelist.txt
         ├── Groundtruth/TrainTestLabels/Labels_<concept>_Train.txt  # one 0/1
         ├── Groundtruth/TrainTestLabels/Labels_<concept>_Test.txt   # a line

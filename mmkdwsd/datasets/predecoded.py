@@ -280,7 +280,7 @@ class PreDecodedDataset:
                     progress.update()
             array.flush()
         except BaseException:
-            del array
+            array = None  # close the map before removing its file
             os.remove(partial)
             raise
         del array

@@ -112,4 +112,3 @@ def test_bad_files(tmp_path):
             match=re.escape(
                 f'Cannot read soft-target file {tmp_path}/broken.pkl')):
         _build(tmp_path, 'broken.pkl')
-

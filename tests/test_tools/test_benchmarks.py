@@ -66,8 +66,9 @@ def _number(cell):
 
 def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
     out = run_script('speed.py', '--device', 'cpu', '--tiny', '--out',
-               str(tmp_path), '--data-root', tiny_multidigits, '--workers',
-               '0', '--proposal-file', 'proposals/ss_train.pkl')
+                     str(tmp_path), '--data-root', tiny_multidigits,
+                     '--workers', '0', '--proposal-file',
+                     'proposals/ss_train.pkl')
     header, rows = _table(out, 'section')
     assert header == ['section', 'measurement', 'setting', 'value', 'unit',
                       'ratio / note']
@@ -165,7 +166,7 @@ def test_onnx_latency_tiny(run_script, tmp_path):
     pytest.importorskip('mmdeploy')
     pytest.importorskip('onnxruntime')
     out = run_script('onnx_latency.py', '--tiny', '--batch-sizes', '1',
-               '2', '--out', str(tmp_path))
+                     '2', '--out', str(tmp_path))
     header, rows = _table(out, 'batch')
     assert header == ['batch', 'input', 'PyTorch ms', 'ONNX Runtime ms',
                       'PyTorch / ONNX Runtime', 'max abs diff']

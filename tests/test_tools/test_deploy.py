@@ -52,7 +52,7 @@ def student(tmp_path_factory, repo_root):
 
 @pytest.fixture(scope='module')
 def exported(student, tmp_path_factory, repo_root):
-    from mmkdwsd.deploy import (build_models, export_onnx, prepare_model_cfg)
+    from mmkdwsd.deploy import build_models, export_onnx, prepare_model_cfg
     ckpt, img = student
     work_dir = str(tmp_path_factory.mktemp('onnx'))
     cfg = prepare_model_cfg(osp.join(repo_root, CONFIG))
@@ -167,8 +167,8 @@ def test_gem_student_exports(student, tmp_path, repo_root):
     from mmengine.config import Config
     from mmpretrain.apis import get_model
 
-    from mmkdwsd.deploy import (build_models, check_onnx_parity,
-                                export_onnx, make_batch, prepare_model_cfg)
+    from mmkdwsd.deploy import (build_models, check_onnx_parity, export_onnx,
+                                make_batch, prepare_model_cfg)
     _, img = student
     cfg = Config.fromfile(osp.join(repo_root, CONFIG))
     cfg.model.neck = dict(type='GeneralizedMeanPooling', p=3.0)

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from mmkdwsd.datasets.multidigits import generate_multidigits
-from mmkdwsd.datasets.proposal_methods import (selective_search,
-                                               sliding_windows)
+from mmkdwsd.datasets.proposal_methods import selective_search, sliding_windows
 from mmkdwsd.registry import DATASETS
 
 

@@ -22,8 +22,9 @@ main job's recipe on the CPU demo).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
-seed, both in the same ``--work-dir`` (or ``--teacher-ckpt``). Proposals smaller than 16 px are dropped (digit parts
-made WSDDN pick parts; docs/design.md).
+seed, both in the same ``--work-dir`` (or ``--teacher-ckpt``). Proposals
+smaller than 16 px are dropped (digit parts made WSDDN pick parts;
+docs/design.md).
 
 The data (``tools/generate_multidigits.py --preset large``) and its
 proposals (``tools/generate_proposals.py``, sliding windows by default: the

@@ -21,9 +21,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
-from bench_utils import median_time  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
+from bench_utils import median_time  # noqa: E402
 from mmkdwsd.registry import MODELS  # noqa: E402
 from mmkdwsd.utils import register_all_modules  # noqa: E402
 

@@ -440,7 +440,7 @@ def bench_infer(b: Bench) -> None:
             b.results['student_compiled'] = rate
             b.add('infer', 'student, torch.compile', setting, rate, 'img/s',
                   f'{rate / rates[(modes[1][0], big)]:.2f}x eager bf16')
-    del student
+    student = None
     teacher = b.build(b.model_cfg('teacher'))
     teacher.eval()
     x, samples = b.teacher_inputs(s['teacher_batch'])
@@ -487,7 +487,7 @@ def bench_train(b: Bench) -> None:
     base_rate = batch / t_student
     b.add('train', 'baseline student step', f'{s["student_size"]} px, batch '
           f'{batch}, {dtype}', base_rate, 'img/s')
-    del student, opt
+    student = opt = None
 
     teacher = b.build(b.model_cfg('teacher'))
     teacher.train()
@@ -498,7 +498,7 @@ def bench_train(b: Bench) -> None:
     b.add('train', 'teacher step (WSDDN)', f'{s["teacher_size"]} px, '
           f'{s["proposals"]} proposals, batch {s["teacher_train_batch"]}, '
           f'{dtype}', s['teacher_train_batch'] / t, 'img/s')
-    del teacher, opt
+    teacher = opt = None
 
     xt, st = b.teacher_inputs(batch)
     xs, ss = b.student_inputs(batch)
@@ -536,7 +536,7 @@ def bench_train(b: Bench) -> None:
               f'{t / (t_teacher + t_student):.2f}x (teacher fwd + student '
               f'step) (target <= 1.15); {t / t_student:.2f}x baseline step '
               'time')
-        del kd, opt
+        kd = opt = None
 
     # stage 2 on cached soft targets (tools/cache_soft_targets.py): the
     # student view alone, the teacher does not run
@@ -553,7 +553,7 @@ def bench_train(b: Bench) -> None:
     b.add('train', 'distillation stage 2 step, cached soft targets',
           f'batch {batch}, {dtype}', batch / t, 'img/s',
           f'{t / t_student:.2f}x baseline step time (target <= 1.2)')
-    del kd, opt
+    kd = opt = None
     b.results['train_max'] = max([base_rate] + list(rates.values()))
     b.results['train_kd_max'] = max(
         rate for stage, rate in rates.items() if stage != 'stage2-cached')

@@ -26,9 +26,10 @@ sys.path.insert(0, _ROOT)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
 from bench_utils import env_line, markdown_table, median_time  # noqa: E402
 from speed import Bench, _distiller_cfg, _step  # noqa: E402
-from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 
 def top_level_ops(prof) -> Counter:

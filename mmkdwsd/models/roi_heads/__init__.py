@@ -1,5 +1,5 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-from .bbox_heads import *  # noqa: F401,F403
+from .bbox_heads import WSDDNBBoxHead, mine_pseudo_labels
 from .wsddn_roi_head import WSDDNRoIHead
 
 __all__ = ['WSDDNRoIHead', 'WSDDNBBoxHead', 'mine_pseudo_labels']

@@ -262,9 +262,9 @@ def test_packed_teacher_samples_are_not_copied_to_their_own_device():
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
 
-    from mmkdwsd.models.data_preprocessors.predecoded_data_preprocessor \
-        import _PackedDetDataSample
-    sample = _PackedDetDataSample(metainfo=dict(img_shape=(8, 8)))
+    from mmkdwsd.models.data_preprocessors import \
+        predecoded_data_preprocessor as module
+    sample = module._PackedDetDataSample(metainfo=dict(img_shape=(8, 8)))
     sample.proposals = InstanceData(bboxes=torch.zeros(3, 4))
     sample.gt_label = torch.tensor([1])
     assert isinstance(sample, DetDataSample)
