@@ -4,7 +4,7 @@ from typing import List
 import torch
 from torch import Tensor
 
-from ..utils import region_softmax, region_sum
+from ..utils import region_sum, wsddn_region_scores
 
 
 def wsddn_soft_targets(cls_logits: List[Tensor],
@@ -31,13 +31,10 @@ def wsddn_soft_targets(cls_logits: List[Tensor],
         Tensor: Soft targets, shape (N, K).
     """
     num_rois = [len(logit) for logit in cls_logits]
-    # Softmaxes in float32: under fp16 autocast the R-way softmax of
-    # sharpened logits underflows.
-    cls_prob = (torch.cat(list(cls_logits)).float() /
-                cls_temperature).softmax(dim=1)
-    det_prob = region_softmax(
-        torch.cat(list(det_logits)).float() / det_temperature, num_rois)
-    return region_sum(cls_prob * det_prob, num_rois).clamp(0., 1.)
+    scores = wsddn_region_scores(
+        torch.cat(list(cls_logits)), torch.cat(list(det_logits)), num_rois,
+        cls_temperature, det_temperature)
+    return region_sum(scores, num_rois).clamp(0., 1.)
 
 
 def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:

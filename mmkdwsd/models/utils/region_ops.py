@@ -60,6 +60,33 @@ def region_softmax(logits: Tensor, num_rois: Sequence[int]) -> Tensor:
         [part.softmax(dim=0) for part in logits.split(list(num_rois))])
 
 
+def wsddn_region_scores(cls_logits: Tensor,
+                        det_logits: Tensor,
+                        num_rois: Sequence[int],
+                        cls_temperature: float = 1.,
+                        det_temperature: float = 1.) -> Tensor:
+    """WSDDN's region scores ``softmax_K(M^c / t_c) * softmax_R(M^d / t_d)``.
+
+    Computed in float32: under fp16 autocast the R-way softmax of sharpened
+    logits underflows. Each image's column sums (``region_sum``) are its
+    image-level scores, in [0, 1].
+
+    Args:
+        cls_logits (Tensor): Classification stream ``M^c``, shape (R, K),
+            images concatenated.
+        det_logits (Tensor): Detection stream ``M^d``, shape (R, K).
+        num_rois (Sequence[int]): Regions per image, summing to R.
+        cls_temperature (float): ``t_c``. Defaults to 1 (WSDDN).
+        det_temperature (float): ``t_d``. Defaults to 1 (WSDDN).
+
+    Returns:
+        Tensor: Region scores, shape (R, K), float32.
+    """
+    cls_prob = (cls_logits.float() / cls_temperature).softmax(dim=1)
+    det_prob = region_softmax(det_logits.float() / det_temperature, num_rois)
+    return cls_prob * det_prob
+
+
 def region_sum(values: Tensor, num_rois: Sequence[int]) -> Tensor:
     """Sum over each image's regions.
 

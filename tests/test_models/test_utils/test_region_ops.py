@@ -7,7 +7,7 @@ from mmdet.structures.bbox import bbox2roi
 
 from mmkdwsd.models.utils import (multi_hot, region_softmax, region_sum,
                                   rois_from_boxes, same_region_count,
-                                  stacked_view)
+                                  stacked_view, wsddn_region_scores)
 
 
 def _per_image_softmax(logits, num_rois):
@@ -76,3 +76,20 @@ def test_multi_hot_sets_each_present_class_once():
     torch.testing.assert_close(targets, expected)
     torch.testing.assert_close(multi_hot([torch.zeros(0)] * 2,
                                          torch.zeros(2, 5)), torch.zeros(2, 5))
+
+
+@pytest.mark.parametrize('num_rois', [[5, 5, 5], [4, 7, 1]])
+def test_wsddn_region_scores_follow_the_two_stream_formula(num_rois):
+    torch.manual_seed(0)
+    cls, det = torch.randn(2, sum(num_rois), 6).half()
+    scores = wsddn_region_scores(cls, det, num_rois, 0.5, 2.0)
+    assert scores.dtype == torch.float32
+    expected = torch.cat([
+        (c.float() / 0.5).softmax(1) * (d.float() / 2.0).softmax(0)
+        for c, d in zip(cls.split(num_rois), det.split(num_rois))
+    ])
+    torch.testing.assert_close(scores, expected)
+    # each image-level score lies in [0, 1]
+    img = region_sum(scores, num_rois)
+    assert img.shape == (len(num_rois), 6)
+    assert bool((img >= 0).all()) and bool((img <= 1 + 1e-6).all())

@@ -12,7 +12,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
-from ...utils import multi_hot, region_softmax, region_sum
+from ...utils import multi_hot, region_sum, wsddn_region_scores
 from .pseudo_labels import mine_pseudo_labels
 
 
@@ -175,8 +175,7 @@ class WSDDNBBoxHead(BaseModule):
             per image (each column sums to at most 1), and image scores
             of shape (N, K) clamped inside (0, 1).
         """
-        region_scores = F.softmax(cls_logits.float(), dim=1) * \
-            region_softmax(det_logits.float(), num_rois)
+        region_scores = wsddn_region_scores(cls_logits, det_logits, num_rois)
         img_scores = region_sum(region_scores, num_rois).clamp(
             self.clamp_eps, 1 - self.clamp_eps)
         return list(region_scores.split(list(num_rois))), img_scores
