@@ -126,7 +126,7 @@ class KDWSDDistiller(BaseModel):
             feat_distill = dict(feat_distill)
             self.student_layer = feat_distill.pop('student_layer', None)
             if self.student_layer is not None:
-                self._hook_student_layer(self.student_layer)
+                self._student_layer_module()  # a wrong name fails here
             self.region_distiller = MODELS.build(
                 dict(type='RegionDistiller', **feat_distill))
         if pred_distill is not None:
@@ -144,24 +144,18 @@ class KDWSDDistiller(BaseModel):
                 pred_distill.get('loss', dict(type='MultiLabelKDLoss')))
 
     # ---------------------------------------------------------------- setup
-    def _hook_student_layer(self, name: str) -> None:
-        """Record the output of the student's module ``name`` (e.g.
-        ``'backbone.layer1'``) on every student forward, for the feature
-        level to pool from instead of the backbone's last output."""
+    def _student_layer_module(self) -> nn.Module:
+        """The student's module ``feat_distill.student_layer`` (e.g.
+        ``'backbone.layer1'``), whose output the feature level pools from
+        instead of the backbone's last output."""
         try:
-            module = self.student.get_submodule(name)
+            return self.student.get_submodule(self.student_layer)
         except AttributeError:
             raise ValueError(
-                f'KDWSDDistiller: feat_distill.student_layer={name!r} is not '
-                'a module of the student; e.g. '
-                f'{[n for n, _ in self.student.named_children()]} and their '
-                'children (backbone.layer1, ...)') from None
-        self._student_layer_out = None
-
-        def record(module, inputs, output):
-            self._student_layer_out = output
-
-        module.register_forward_hook(record)
+                'KDWSDDistiller: feat_distill.student_layer='
+                f'{self.student_layer!r} is not a module of the student; '
+                f'e.g. {[n for n, _ in self.student.named_children()]} and '
+                'their children (backbone.layer1, ...)') from None
 
     @classmethod
     def _teacher_model_cfg(cls, teacher_cfg: Union[str, dict]) -> dict:
@@ -337,16 +331,32 @@ class KDWSDDistiller(BaseModel):
             (N, C, h / s, w / s): the last backbone output, or
             ``student_layer``'s; and the logits (N, K).
         """
+        if self.student_layer is None:
+            feats, logits = self._student_forward(inputs)
+            return feats[-1], logits
+        # hooked for this forward only: the student's own forward (predict,
+        # export) records nothing and keeps no map alive
+        layer_out = []
+        handle = self._student_layer_module().register_forward_hook(
+            lambda module, args, output: layer_out.append(output))
+        try:
+            _, logits = self._student_forward(inputs)
+        finally:
+            handle.remove()
+        if not layer_out:
+            raise RuntimeError(
+                f'KDWSDDistiller: feat_distill.student_layer='
+                f'{self.student_layer!r} did not run in the student forward')
+        return layer_out[-1], logits
+
+    def _student_forward(self, inputs: Tensor) -> Tuple[tuple, Tensor]:
+        """The student's backbone outputs (a tuple) and logits (N, K)."""
         feats = self.student.backbone(inputs)
         if isinstance(feats, Tensor):
             feats = (feats, )
         neck_feats = self.student.neck(feats) if self.student.with_neck \
             else feats
-        logits = self.student.head(neck_feats)
-        if self.student_layer is not None:
-            feat_map, self._student_layer_out = self._student_layer_out, None
-            return feat_map, logits
-        return feats[-1], logits
+        return feats, self.student.head(neck_feats)
 
     @torch.no_grad()
     def get_teacher_outputs(self, inputs: Tensor, data_samples: list) -> dict:

@@ -293,6 +293,16 @@ class TestKDWSDDistiller(TestCase):
         with self.assertRaisesRegex(ValueError, 'student_layer=.*not a '
                                     'module of the student'):
             self.build(feat_distill=dict(FEAT, student_layer='backbone.x'))
+        # hooked only while extract_student runs: the student's own
+        # forward keeps no map
+        model.student.predict(student)
+        self.assertEqual(
+            len(model.student.backbone.layers[1]._forward_hooks), 0)
+        # a module that exists but is not run by the student's forward
+        model.student.backbone.unused = torch.nn.ReLU()
+        model.student_layer = 'backbone.unused'
+        with self.assertRaisesRegex(RuntimeError, 'did not run'):
+            model.extract_student(student)
 
     def test_predict_and_tensor(self):
         model = self.build()
