@@ -6,11 +6,19 @@ Each fix names the upstream issue and is applied once, idempotently, when
 """
 import contextlib
 import functools
+import logging
+import os
 import os.path as osp
+import re
 from typing import Iterator, Optional
 
+import mmengine.runner as mmengine_runner
+import mmengine.runner._flexible_runner as mmengine_flexible_runner
+import mmengine.runner.checkpoint as mmengine_checkpoint
+import mmengine.runner.runner as mmengine_runner_mod
 import torch
 from mmengine.fileio.backends import LocalBackend
+from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 
 from .utils.fileio import atomic_write_bytes, atomic_write_text
@@ -85,15 +93,68 @@ def _atomic_put_text(self, obj: str, filepath, encoding: str = 'utf-8'):
 def make_local_writes_atomic() -> None:
     """Make MMEngine's local file writes atomic.
 
-    MMEngine 0.10.7 writes checkpoints (``LocalBackend.put``) and the
-    ``last_checkpoint`` pointer (``LocalBackend.put_text``) by truncating the
-    file and writing into it. A kill inside that window leaves a truncated
-    ``iter_N.pth`` or an empty ``last_checkpoint``, and ``--resume`` then
-    trusts it and fails. Written to a temporary file and renamed over the
-    destination, a file is either the old one or the new complete one.
+    MMEngine 0.10.7 writes checkpoints (``LocalBackend.put``) and text
+    files (``LocalBackend.put_text``) by truncating the file and writing into
+    it. A kill inside that window leaves a truncated ``iter_N.pth``, and
+    ``--resume`` then trusts it and fails. Written to a temporary file and
+    renamed over the destination, a file is either the old one or the new
+    complete one. (``CheckpointHook`` writes the ``last_checkpoint`` pointer
+    with a plain ``open``, which this does not reach:
+    :func:`find_latest_checkpoint` covers that file.)
     """
     LocalBackend.put = _atomic_put
     LocalBackend.put_text = _atomic_put_text
+
+
+MMENGINE_FIND_LATEST_CHECKPOINT = mmengine_checkpoint.find_latest_checkpoint
+_CKPT_NAME = re.compile(r'^(epoch|iter)_\d+\.pth$')
+
+
+def find_latest_checkpoint(path: str) -> Optional[str]:
+    """The checkpoint ``--resume`` (``resume=True``) continues from.
+
+    MMEngine 0.10.7's ``CheckpointHook`` writes the work dir's
+    ``last_checkpoint`` pointer with ``open(..., 'w')`` after each
+    checkpoint: a kill between the truncation and the write leaves it empty
+    (the checkpoint it was about to name is already complete), and
+    MMEngine's reader then returns ``''`` and resuming fails with
+    ``checkpoint file "" does not exist``. This reader returns the pointer
+    when it names a checkpoint (or a remote path), and otherwise the newest
+    ``epoch_N.pth`` / ``iter_N.pth`` in ``path``, with a warning that names
+    both; with neither, what MMEngine's returns (``None``: train from the
+    start).
+
+    Args:
+        path (str): The work dir.
+
+    Returns:
+        str | None: The checkpoint to resume from.
+    """
+    pointer = osp.join(path, 'last_checkpoint')
+    named = None
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and ('://' in named or osp.isfile(named)):
+            return named
+    found = [
+        osp.join(path, name) for name in os.listdir(path)
+        if _CKPT_NAME.match(name)
+    ] if osp.isdir(path) else []
+    if not found:
+        if named:  # let the loader name the missing file
+            return named
+        print_log(f'Did not find a checkpoint to resume from in {path}.',
+                  logger='current', level=logging.WARNING)
+        return None
+    newest = max(found, key=osp.getmtime)
+    if osp.isfile(pointer):
+        problem = f'names "{named}", which does not exist' if named \
+            else 'is empty (training was stopped while writing it)'
+        print_log(f'{pointer} {problem}; resuming from the newest '
+                  f'checkpoint in the folder, {newest}',
+                  logger='current', level=logging.WARNING)
+    return newest
 
 
 def apply_compat_fixes() -> None:
@@ -101,6 +162,10 @@ def apply_compat_fixes() -> None:
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_trusted_local_checkpoint, force=True)
     make_local_writes_atomic()
+    # the Runners import the function by name
+    for module in (mmengine_checkpoint, mmengine_runner, mmengine_runner_mod,
+                   mmengine_flexible_runner):
+        module.find_latest_checkpoint = find_latest_checkpoint
 
 
 def setup_cpu_distributed(cfg) -> None:

@@ -110,3 +110,67 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
         os.umask(old)
     assert path.read_bytes() == b'weights'
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def _toy_run(work_dir, epochs):
+    runner = Runner(**toy_runner_cfg(str(work_dir), max_epochs=epochs))
+    runner.train()
+    return runner
+
+
+def test_empty_last_checkpoint_resumes_from_the_newest_checkpoint(tmp_path):
+    from mmengine.hooks import CheckpointHook
+
+    from mmkdwsd import compat
+    _toy_run(tmp_path, 2)
+    pointer = tmp_path / 'last_checkpoint'
+    assert pointer.read_text() == str(tmp_path / 'epoch_2.pth')
+
+    # The problem: CheckpointHook writes the pointer with a plain open(),
+    # so a kill inside the write leaves it empty, and MMEngine's reader
+    # then resumes from ''.
+    assert "open(save_file, 'w')" in inspect.getsource(
+        CheckpointHook._save_checkpoint_with_step)
+    pointer.write_text('')
+    assert compat.MMENGINE_FIND_LATEST_CHECKPOINT(str(tmp_path)) == ''
+
+    # The fix: the newest complete checkpoint in the folder, named in a
+    # warning, and the real Runner resumes from it (epoch 2 of 3)
+    os.utime(tmp_path / 'epoch_1.pth', (1, 1))
+    assert compat.find_latest_checkpoint(str(tmp_path)) == str(
+        tmp_path / 'epoch_2.pth')
+    runner = Runner(**toy_runner_cfg(str(tmp_path), max_epochs=3),
+                    resume=True)
+    runner.train()
+    assert runner.epoch == 3
+    assert pointer.read_text() == str(tmp_path / 'epoch_3.pth')
+    log = max(tmp_path.glob('*/*.log'), key=os.path.getmtime).read_text()
+    assert f'{pointer} is empty' in log
+    assert 'resumed epoch: 2,' in log
+    assert f'resuming from the newest checkpoint in the folder, ' \
+        f'{tmp_path / "epoch_2.pth"}' in log
+
+
+def test_last_checkpoint_pointer_cases(tmp_path):
+    from mmkdwsd.compat import find_latest_checkpoint
+    pointer = tmp_path / 'last_checkpoint'
+    # nothing at all: train from the start
+    assert find_latest_checkpoint(str(tmp_path)) is None
+    # a pointer to a file that exists, or to a remote path: as written
+    work_dir, iter_4, iter_6 = (str(tmp_path / name)
+                                for name in ('', 'iter_4.pth', 'iter_6.pth'))
+    open(iter_4, 'wb').close()
+    pointer.write_text(iter_4)
+    assert find_latest_checkpoint(work_dir) == iter_4
+    pointer.write_text('s3://bucket/run/iter_8.pth')
+    assert find_latest_checkpoint(work_dir) == 's3://bucket/run/iter_8.pth'
+    # a pointer to a missing file: the newest checkpoint here instead; with
+    # none, the missing name (the loader's error names it)
+    pointer.write_text(iter_6)
+    assert find_latest_checkpoint(work_dir) == iter_4
+    os.remove(iter_4)
+    assert find_latest_checkpoint(work_dir) == iter_6
+    # other .pth files (an exported student, say) are not checkpoints
+    pointer.write_text('')
+    (tmp_path / 'student.pth').write_bytes(b'x')
+    assert find_latest_checkpoint(str(tmp_path)) is None
