@@ -386,7 +386,7 @@ def aggregate(args) -> str:
                                    .replace('det_mAP', 'det mAP@0.5')
                                    for c in COLUMNS]
     text = '## Accuracy on MultiDigits\n\n' + markdown_table(header, rows)
-    text += '\n\n' + gains_table(stats)
+    text += '\n\n' + gains_table(stats, runs)
     commits = sorted({r.get('commit', '?') for rs in runs.values()
                       for r in rs})
     dates = sorted({r.get('date', '?') for rs in runs.values() for r in rs})
@@ -400,10 +400,30 @@ def aggregate(args) -> str:
     return text
 
 
-def gains_table(stats: dict) -> str:
-    """Error reduction and share of the resolution gap of each KD run."""
+def _map_by_seed(runs: dict, name: str) -> dict:
+    """{seed: student mAP} of one experiment's finished runs."""
+    kind = EXPERIMENTS[name][1]
+    out = {}
+    for run in runs.get(name, []):
+        value = pick(run['metrics'], kind).get('mAP')
+        if value is not None and math.isfinite(value):
+            out[run['seed']] = value
+    return out
+
+
+def gains_table(stats: dict, runs: dict) -> str:
+    """Error reduction and share of the resolution gap of each KD run.
+
+    The gap is given between the seed means and seed by seed (each seed's
+    distilled student against its own seed's baseline and reference: the
+    reference varies with the seed too). The gain is compared with twice
+    the larger seed standard deviation (of the run or of the baseline) only
+    when both have two seeds or more.
+    """
     base = stats.get('baseline', {}).get('mAP', (None, None))
     ref = stats.get('reference', {}).get('mAP', (None, None))
+    base_seeds = _map_by_seed(runs, 'baseline')
+    ref_seeds = _map_by_seed(runs, 'reference')
     rows = []
     for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr',
                  'kd_staged', 'kd_staged_cached', 'kd_staged_feat'):
@@ -414,15 +434,26 @@ def gains_table(stats: dict) -> str:
         err = 100 * gain / (100 - base[0]) if base[0] < 100 else float('nan')
         gap = (100 * gain / (ref[0] - base[0])
                if ref[0] is not None and ref[0] != base[0] else float('nan'))
-        noise = 2 * max(std, base[1])
+        per_seed = [
+            f'{100 * (m - base_seeds[s]) / (ref_seeds[s] - base_seeds[s]):.0f}'
+            for s, m in sorted(_map_by_seed(runs, name).items())
+            if s in base_seeds and s in ref_seeds
+            and ref_seeds[s] != base_seeds[s]
+        ]
+        if min(len(runs[name]), len(runs['baseline'])) < 2:
+            noise = 'n/a (one seed)'
+        else:
+            bound = 2 * max(std, base[1])
+            noise = (f'{"yes" if gain > bound else "no"} '
+                     f'({gain:.1f} vs {bound:.1f})')
         rows.append([
             LABELS[name], f'{gain:+.1f}', f'{err:.1f}%',
             f'{gap:.0f}%' if math.isfinite(gap) else 'n/a (no reference)',
-            f'{"yes" if gain > noise else "no"} ({gain:.1f} vs {noise:.1f})'
+            ' / '.join(per_seed) + '%' if per_seed else '-', noise
         ])
     header = ['distilled student', 'mAP gain', 'error reduction (target '
               '>= 13%)', 'resolution gap recovered (target >= 90%)',
-              'gain > 2 std']
+              'gap recovered per seed', 'gain > 2 std']
     return markdown_table(header, rows)
 
 
