@@ -6,16 +6,14 @@ Each fix names the upstream issue and is applied once, idempotently, when
 """
 import contextlib
 import functools
+import importlib
 import logging
 import os
 import os.path as osp
 import re
 from typing import Iterator, Optional
 
-import mmengine.runner as mmengine_runner
-import mmengine.runner._flexible_runner as mmengine_flexible_runner
 import mmengine.runner.checkpoint as mmengine_checkpoint
-import mmengine.runner.runner as mmengine_runner_mod
 import torch
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging import print_log
@@ -163,9 +161,14 @@ def apply_compat_fixes() -> None:
         prefixes='', loader=load_trusted_local_checkpoint, force=True)
     make_local_writes_atomic()
     # the Runners import the function by name
-    for module in (mmengine_checkpoint, mmengine_runner, mmengine_runner_mod,
-                   mmengine_flexible_runner):
-        module.find_latest_checkpoint = find_latest_checkpoint
+    for name in ('mmengine.runner.checkpoint', 'mmengine.runner',
+                 'mmengine.runner.runner', 'mmengine.runner._flexible_runner'):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # a private module of another MMEngine version
+            continue
+        if hasattr(module, 'find_latest_checkpoint'):
+            module.find_latest_checkpoint = find_latest_checkpoint
 
 
 def setup_cpu_distributed(cfg) -> None:
