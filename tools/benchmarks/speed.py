@@ -440,7 +440,7 @@ def bench_infer(b: Bench) -> None:
             b.results['student_compiled'] = rate
             b.add('infer', 'student, torch.compile', setting, rate, 'img/s',
                   f'{rate / rates[(modes[1][0], big)]:.2f}x eager bf16')
-    student = None
+    student = None  # frees it (rebinding: the closures above read it)
     teacher = b.build(b.model_cfg('teacher'))
     teacher.eval()
     x, samples = b.teacher_inputs(s['teacher_batch'])
