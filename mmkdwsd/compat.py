@@ -108,7 +108,7 @@ MMENGINE_FIND_LATEST_CHECKPOINT = mmengine_checkpoint.find_latest_checkpoint
 _CKPT_NAME = re.compile(r'^(epoch|iter)_\d+\.pth$')
 
 
-def find_latest_checkpoint(path: str) -> Optional[str]:
+def find_latest_checkpoint(path: str, warn: bool = True) -> Optional[str]:
     """The checkpoint ``--resume`` (``resume=True``) continues from.
 
     MMEngine 0.10.7's ``CheckpointHook`` writes the work dir's
@@ -118,12 +118,14 @@ def find_latest_checkpoint(path: str) -> Optional[str]:
     MMEngine's reader then returns ``''`` and resuming fails with
     ``checkpoint file "" does not exist``. This reader returns the pointer
     when it names a checkpoint (or a remote path), and otherwise the newest
-    ``epoch_N.pth`` / ``iter_N.pth`` in ``path``, with a warning that names
-    both; with neither, what MMEngine's returns (``None``: train from the
-    start).
+    ``epoch_N.pth`` / ``iter_N.pth`` in ``path`` (also when a kill came
+    before the first pointer was written), with a warning that names both;
+    with neither, what MMEngine's returns (``None``: train from the start).
 
     Args:
         path (str): The work dir.
+        warn (bool): Log what was found instead of the pointer. Defaults to
+            True.
 
     Returns:
         str | None: The checkpoint to resume from.
@@ -142,13 +144,18 @@ def find_latest_checkpoint(path: str) -> Optional[str]:
     if not found:
         if named:  # let the loader name the missing file
             return named
-        print_log(f'Did not find a checkpoint to resume from in {path}.',
-                  logger='current', level=logging.WARNING)
+        if warn:
+            print_log(f'Did not find a checkpoint to resume from in {path}.',
+                      logger='current', level=logging.WARNING)
         return None
     newest = max(found, key=osp.getmtime)
-    if osp.isfile(pointer):
-        problem = f'names "{named}", which does not exist' if named \
-            else 'is empty (training was stopped while writing it)'
+    if warn:
+        if not osp.isfile(pointer):
+            problem = 'does not exist'
+        elif named:
+            problem = f'names "{named}", which does not exist'
+        else:
+            problem = 'is empty (training was stopped while writing it)'
         print_log(f'{pointer} {problem}; resuming from the newest '
                   f'checkpoint in the folder, {newest}',
                   logger='current', level=logging.WARNING)

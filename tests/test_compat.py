@@ -170,7 +170,13 @@ def test_last_checkpoint_pointer_cases(tmp_path):
     assert find_latest_checkpoint(work_dir) == iter_4
     os.remove(iter_4)
     assert find_latest_checkpoint(work_dir) == iter_6
+    # no pointer at all (killed before the first was written): the newest
+    # checkpoint, silently with warn=False
+    os.remove(pointer)
+    open(iter_4, 'wb').close()
+    assert find_latest_checkpoint(work_dir, warn=False) == iter_4
     # other .pth files (an exported student, say) are not checkpoints
+    os.remove(iter_4)
     pointer.write_text('')
     (tmp_path / 'student.pth').write_bytes(b'x')
     assert find_latest_checkpoint(str(tmp_path)) is None

@@ -41,6 +41,7 @@ from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmkdwsd.apis import cache_soft_targets, export_student  # noqa: E402
+from mmkdwsd.compat import find_latest_checkpoint  # noqa: E402
 from mmkdwsd.utils.fileio import atomic_dump_json  # noqa: E402
 from mmkdwsd.utils.fileio import atomic_write_text  # noqa: E402
 
@@ -215,7 +216,8 @@ def train_stage(name: str, cfg: Config) -> dict:
         print(f'[{name}] finished earlier: {done["checkpoint"]}', flush=True)
         return dict(done, status='done earlier')
     start = time.perf_counter()
-    cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
+    # also after a kill before the first `last_checkpoint` was written
+    cfg.resume = find_latest_checkpoint(cfg.work_dir, warn=False) is not None
     if cfg.resume:
         cfg.load_from = None  # resume from the stage's own latest checkpoint
     source = osp.relpath(cfg.filename, ROOT) if cfg.filename else 'config'

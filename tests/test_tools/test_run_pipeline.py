@@ -63,6 +63,11 @@ def test_interrupted_stage_resumes(tool, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match='a Runner was built'):
         tool.train_stage('stage1', _cfg(tmp_path))
     assert _NoRunner.built[-1].resume is False
+    # killed after its first checkpoint, before the pointer was written
+    (tmp_path / 'epoch_1.pth').write_bytes(b'weights')
+    with pytest.raises(RuntimeError, match='a Runner was built'):
+        tool.train_stage('stage1', _cfg(tmp_path))
+    assert _NoRunner.built[-1].resume is True
 
 
 def test_results_table(tool):

@@ -306,7 +306,10 @@ def train_one(args, name: str, seed: int) -> dict:
         print(f'[{name} seed {seed}] finished earlier', flush=True)
         return done
     cfg = build_cfg(args, name, seed, work_dir)
-    cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    from mmkdwsd.compat import find_latest_checkpoint
+
+    # also after a kill before the first `last_checkpoint` was written
+    cfg.resume = find_latest_checkpoint(work_dir, warn=False) is not None
     if cfg.resume:
         cfg.load_from = None  # resume from the run's own checkpoint
 

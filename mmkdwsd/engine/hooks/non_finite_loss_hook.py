@@ -1,10 +1,10 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 import math
-import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
 
+from mmkdwsd.compat import find_latest_checkpoint
 from mmkdwsd.registry import HOOKS
 
 
@@ -44,7 +44,7 @@ class NonFiniteLossHook(Hook):
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if not bad:
             return
-        last = self._last_checkpoint(runner)
+        last = find_latest_checkpoint(runner.work_dir, warn=False)
         terms = ', '.join(f'{k}={v}' for k, v in bad.items())
         raise NonFiniteLossError(
             f'non-finite loss at iteration {runner.iter + 1} (epoch '
@@ -52,11 +52,3 @@ class NonFiniteLossHook(Hook):
             f'checkpoint is {last or "none (no checkpoint written yet)"}. '
             'Lower the learning rate, check the inputs of that term, or '
             'resume from the checkpoint with --resume.')
-
-    @staticmethod
-    def _last_checkpoint(runner) -> Optional[str]:
-        path = osp.join(runner.work_dir, 'last_checkpoint')
-        if not osp.isfile(path):
-            return None
-        with open(path) as f:
-            return f.read().strip() or None
