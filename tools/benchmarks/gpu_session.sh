@@ -124,6 +124,12 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
     -o -name '*.json' -o -name 'soft_targets.pkl' \
     -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1\)/seed[0-9]*/epoch_[0-9]*\.pth' \
     \) 2>/dev/null)
+  # checkpoints of finished runs only: the weights-only copies below cannot
+  # be resumed from, and an unfinished run restarts next time
+  runs=$(for f in $runs; do
+    case $f in *.pth) [ -f "$(dirname "$f")/done.json" ] || continue;; esac
+    echo "$f"
+  done)
   for f in $runs; do
     case $f in *.log|*.json)
       cp "$f" "$OUT/accuracy/$(echo "${f#work_dirs/benchmarks/accuracy/}" |
