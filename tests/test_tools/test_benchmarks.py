@@ -227,3 +227,39 @@ def test_step_ops_tiny(run_script):
     assert set(ops) == {'baseline', 'stage2', 'stage2-cached'}
     # the teacher's forward and the soft targets cost operations
     assert ops['baseline'] < ops['stage2-cached'] < ops['stage2']
+
+
+def test_gpu_session_dry_run(repo_root, tmp_path):
+    """gpu_session.sh's accuracy part on the CPU (TINY=1): the waves run in
+    dependency order, and only finished runs' checkpoints are packed."""
+    import subprocess
+    import sys
+    import tarfile
+    acc, out = tmp_path / 'acc', tmp_path / 'out'
+    # an unfinished run from an earlier call: its checkpoint stays out
+    unfinished = acc / 'kd_stage1' / 'seed0'
+    unfinished.mkdir(parents=True)
+    (unfinished / 'epoch_1.pth').write_bytes(b'partial')
+    env = dict(
+        os.environ, PATH=osp.dirname(sys.executable) + os.pathsep +
+        os.environ['PATH'], OUT=str(out), TINY='1', SKIP_TESTS='1',
+        SECTIONS='none', MD_SECTIONS='', ACC_DIR=str(acc),
+        DATA_ROOT=str(tmp_path / 'md'), SEEDS='0 1',
+        ACCURACY='reference teacher_wsddn')
+    proc = subprocess.run(
+        ['bash', osp.join(repo_root, TOOLS, 'gpu_session.sh')], env=env,
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for seed in (0, 1):  # the teachers found their references
+        for name in ('reference', 'teacher_wsddn'):
+            assert (out / 'accuracy' / f'{name}_seed{seed}_done.json'
+                    ).is_file(), (out / f'accuracy_seed{seed}_{name}.log'
+                                  ).read_text()[-2000:]
+    with tarfile.open(out / 'accuracy_runs.tar.gz') as tar:
+        ckpts = sorted(
+            name.split('/acc/')[1] for name in tar.getnames()
+            if name.endswith('.pth'))
+    assert ckpts == [
+        'reference/seed0/epoch_1.pth', 'reference/seed1/epoch_1.pth',
+        'teacher_wsddn/seed0/epoch_1.pth', 'teacher_wsddn/seed1/epoch_1.pth'
+    ]

@@ -10,9 +10,11 @@
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
 #      data pipeline alone against the fastest training step; md/speed.md);
-#   4. accuracy runs (ACCURACY, default all twelve in dependency order),
-#      one process per seed of SEEDS running side by side on the GPU (the
-#      small models leave it mostly idle), with what time is left; their
+#   4. accuracy runs (ACCURACY, default all twelve), in four waves by
+#      dependency (references; teachers; students of a teacher and stage 1;
+#      students of stage 1), every run of a wave and every seed of SEEDS
+#      its own process side by side on the GPU (the small models leave it
+#      mostly idle), with what time is left; their
 #      logs and done.json are copied to $OUT/accuracy and the runs (with
 #      final checkpoints) packed into $OUT/accuracy_runs.tar.gz, also when
 #      the deadline cuts a run off. Unpack that at the repository root and
@@ -29,9 +31,12 @@
 # PYTEST_K (a pytest -k expression), MD_SECTIONS,
 # MD_NUM_TRAIN (generate only this many train scenes: enough for the
 # pipeline alone, not for ACCURACY), ACCURACY (accuracy.py --only names,
-# default all; "" for none), SEEDS (default "0"; "0 1 2" runs three
-# processes), COMMIT (the commit to record: the device's copy of the tree
-# is the session's base commit plus uncommitted changes).
+# default all; "" for none), SEEDS (default "0"; "0 1 2" runs the
+# three seeds side by side), COMMIT (the commit to record: the device's copy of the tree
+# is the session's base commit plus uncommitted changes), ACC_DIR (default
+# work_dirs/benchmarks/accuracy), DATA_ROOT, TINY=1 (the accuracy part on
+# the CPU at accuracy.py --tiny sizes, without --amp: a dry run of this
+# script; tests/test_tools/test_benchmarks.py).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-work_dirs/gpu_session}
@@ -88,11 +93,16 @@ if [ "${SECTIONS:-}" != none ]; then
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
 
-ROOT=data/multidigits_large${MD_NUM_TRAIN:+_$MD_NUM_TRAIN}
+ROOT=${DATA_ROOT:-data/multidigits_large${MD_NUM_TRAIN:+_$MD_NUM_TRAIN}}
+ACC_DIR=${ACC_DIR:-work_dirs/benchmarks/accuracy}
+# TINY=1: accuracy.py --tiny on the CPU (no --amp), a dry run of this script
+TINY_ARGS=
+[ "${TINY:-0}" = 1 ] && TINY_ARGS="--tiny --data-workers 1"
 if [ -n "${MD_SECTIONS-data train}${ACCURACY-$ALL_RUNS}" ]; then
+  # shellcheck disable=SC2086
   bounded 120 60 python3 tools/benchmarks/accuracy.py --prepare-only \
     --data-root "$ROOT" ${MD_NUM_TRAIN:+--num-train "$MD_NUM_TRAIN" \
-    --num-val 64} 2>&1 | tee "$OUT/prepare.log"
+    --num-val 64} $TINY_ARGS 2>&1 | tee "$OUT/prepare.log"
   [ "${PIPESTATUS[0]}" = 0 ] || { rc=1; ACCURACY=; MD_SECTIONS=; }
 fi
 if [ -n "${MD_SECTIONS-data train}" ]; then
@@ -104,23 +114,43 @@ if [ -n "${MD_SECTIONS-data train}" ]; then
 fi
 if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   seeds=${SEEDS:-0}
-  # the machine's cores shared by the seeds' loaders, 2 to 8 each
-  workers=$(( $(nproc) / $(echo "$seeds" | wc -w) ))
-  [ "$workers" -gt 8 ] && workers=8
-  [ "$workers" -lt 2 ] && workers=2
-  for seed in $seeds; do
-    # shellcheck disable=SC2086
-    bounded 600 15 python3 tools/benchmarks/accuracy.py \
-      --only ${ACCURACY-$ALL_RUNS} --seed "$seed" --amp \
-      --workers "$workers" > "$OUT/accuracy_seed$seed.log" 2>&1 &
+  selected=" ${ACCURACY-$ALL_RUNS} "
+  amp=--amp
+  [ "${TINY:-0}" = 1 ] && amp=
+  # Waves of runs that depend only on earlier waves, each run of a wave and
+  # each seed its own process, side by side (a small model's step leaves the
+  # GPU mostly idle): the references, then the teachers, then the students
+  # that need a teacher (and stage 1), then those that start from stage 1.
+  for wave in "baseline reference" "teacher_wsddn teacher_oicr" \
+      "kd_pred kd_feat kd_both kd_both_oicr kd_stage1" \
+      "kd_staged kd_staged_cached kd_staged_feat"; do
+    names=
+    for name in $wave; do
+      case $selected in *" $name "*) names="$names $name" ;; esac
+    done
+    [ -z "$names" ] && continue
+    # the machine's cores shared by the wave's loaders, 1 to 8 each
+    jobs=$(( $(echo $names | wc -w) * $(echo $seeds | wc -w) ))
+    workers=$(( $(nproc) / jobs ))
+    [ "$workers" -gt 8 ] && workers=8
+    [ "$workers" -lt 1 ] && workers=1
+    for seed in $seeds; do
+      for name in $names; do
+        # shellcheck disable=SC2086
+        bounded 600 15 python3 tools/benchmarks/accuracy.py --only "$name" \
+          --seed "$seed" $amp --workers "$workers" --work-dir "$ACC_DIR" \
+          --data-root "$ROOT" $TINY_ARGS \
+          > "$OUT/accuracy_seed${seed}_$name.log" 2>&1 &
+      done
+    done
+    wait
   done
-  wait
   # Logs and results flat (the device tool returns no deep folders), the
   # runs in one archive with the final checkpoints that later runs start
   # from (reference, teachers, stage 1: 1-2 MB each; what travels to the
   # device is limited to 64 MiB, .gpu-wheels included).
   mkdir -p "$OUT/accuracy"
-  runs=$(find work_dirs/benchmarks/accuracy \( -name '*.log' \
+  runs=$(find "$ACC_DIR" \( -name '*.log' \
     -o -name '*.json' -o -name 'soft_targets.pkl' \
     -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1\)/seed[0-9]*/epoch_[0-9]*\.pth' \
     \) 2>/dev/null)
@@ -132,7 +162,7 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   done)
   for f in $runs; do
     case $f in *.log|*.json)
-      cp "$f" "$OUT/accuracy/$(echo "${f#work_dirs/benchmarks/accuracy/}" |
+      cp "$f" "$OUT/accuracy/$(echo "${f#"$ACC_DIR"/}" |
         tr / _)";;
     esac
   done
