@@ -129,7 +129,8 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
       case $selected in *" $name "*) names="$names $name" ;; esac
     done
     [ -z "$names" ] && continue
-    # the machine's cores shared by the wave's loaders, 1 to 8 each
+    # the machine's cores shared by the wave's loaders and torch's CPU
+    # threads (all cores per process otherwise), 1 to 8 each
     jobs=$(( $(echo $names | wc -w) * $(echo $seeds | wc -w) ))
     workers=$(( $(nproc) / jobs ))
     [ "$workers" -gt 8 ] && workers=8
@@ -137,7 +138,8 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
     for seed in $seeds; do
       for name in $names; do
         # shellcheck disable=SC2086
-        bounded 600 15 python3 tools/benchmarks/accuracy.py --only "$name" \
+        OMP_NUM_THREADS=$workers bounded 600 15 \
+          python3 tools/benchmarks/accuracy.py --only "$name" \
           --seed "$seed" $amp --workers "$workers" --work-dir "$ACC_DIR" \
           --data-root "$ROOT" $TINY_ARGS \
           > "$OUT/accuracy_seed${seed}_$name.log" 2>&1 &
