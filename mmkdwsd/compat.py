@@ -150,7 +150,7 @@ def find_latest_checkpoint(path: str, warn: bool = True) -> Optional[str]:
         return None
     newest = max(found, key=osp.getmtime)
     if warn:
-        if not osp.isfile(pointer):
+        if named is None:
             problem = 'does not exist'
         elif named:
             problem = f'names "{named}", which does not exist'

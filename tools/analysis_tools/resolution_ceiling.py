@@ -36,6 +36,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.model import BaseModel  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
+from mmkdwsd.models.distillers import KDWSDDistiller  # noqa: E402
 from mmkdwsd.registry import MODELS  # noqa: E402
 
 STUDENT_CONFIG = 'configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
@@ -62,8 +63,7 @@ class ClassifierToClassifierKD(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor)
         self.teacher = MODELS.build(teacher)
         load_checkpoint(self.teacher, teacher_ckpt, map_location='cpu')
-        for param in self.teacher.parameters():
-            param.requires_grad = False
+        KDWSDDistiller.freeze(self.teacher)
         self.student = MODELS.build(student)
         channels = student['head']['in_channels']
         self.adapter = nn.Conv2d(channels, channels, 1)
@@ -96,12 +96,13 @@ class ClassifierToClassifierKD(BaseModel):
             t_map, t_logits = self._run(self.teacher, inputs['teacher'])
         s_map, s_logits = self._run(self.student, inputs['student'])
         samples = data_samples['student']
-        target = F.adaptive_avg_pool2d(t_map, s_map.shape[-2:])
-        pred = self.adapter(s_map)
         if self.feat_level == 'pooled':  # the GeM-pooled vectors
             target = self.teacher.neck((t_map, ))[0]
             pred = self.adapter(self.student.neck(
                 (s_map, ))[0][..., None, None]).flatten(1)
+        else:
+            target = F.adaptive_avg_pool2d(t_map, s_map.shape[-2:])
+            pred = self.adapter(s_map)
         loss_feat = ((pred - target)**2).sum() / (target**2).sum().clamp(
             min=1e-12)
         loss_pred = F.binary_cross_entropy_with_logits(
