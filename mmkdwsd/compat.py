@@ -162,6 +162,38 @@ def find_latest_checkpoint(path: str, warn: bool = True) -> Optional[str]:
     return newest
 
 
+# the checkpoint entries ``Runner.resume`` reads (MMEngine 0.10.7)
+_RESUME_KEYS = ('meta', 'epoch', 'iter', 'state_dict', 'message_hub',
+                'optimizer', 'param_schedulers')
+
+
+def _resume_names_the_missing_entry(resume):
+    """Wrap ``Runner.resume`` so that a checkpoint without the training
+    state (an exported student, a weights-only copy) fails with an error
+    naming the file and the missing entry instead of ``KeyError: 'meta'``."""
+    if getattr(resume, '_mmkdwsd_wrapped', False):
+        return resume
+
+    @functools.wraps(resume)
+    def wrapped(self, filename, *args, **kwargs):
+        try:
+            return resume(self, filename, *args, **kwargs)
+        except KeyError as err:
+            key = err.args[0] if err.args else None
+            if key not in _RESUME_KEYS:
+                raise
+            raise RuntimeError(
+                f'cannot resume from "{filename}": the checkpoint has no '
+                f'"{key}" entry. Resuming needs a checkpoint written by a '
+                'training run (state_dict, meta with epoch and iter, '
+                'message_hub, optimizer, param_schedulers); to start a new '
+                'run from the weights of this file, set load_from to it and '
+                'drop --resume') from err
+
+    wrapped._mmkdwsd_wrapped = True
+    return wrapped
+
+
 def apply_compat_fixes() -> None:
     """Apply the import-time fixes (idempotent)."""
     CheckpointLoader.register_scheme(
@@ -176,6 +208,8 @@ def apply_compat_fixes() -> None:
             continue
         if hasattr(module, 'find_latest_checkpoint'):
             module.find_latest_checkpoint = find_latest_checkpoint
+    from mmengine.runner import Runner
+    Runner.resume = _resume_names_the_missing_entry(Runner.resume)
 
 
 def setup_cpu_distributed(cfg) -> None:

@@ -180,3 +180,24 @@ def test_last_checkpoint_pointer_cases(tmp_path):
     pointer.write_text('')
     (tmp_path / 'student.pth').write_bytes(b'x')
     assert find_latest_checkpoint(str(tmp_path)) is None
+
+
+def test_resume_from_weights_only_checkpoint_names_file_and_entry(tmp_path):
+    _toy_run(tmp_path / 'run', 1)
+    full = torch.load(
+        tmp_path / 'run' / 'epoch_1.pth', map_location='cpu',
+        weights_only=False)
+    weights = tmp_path / 'student.pth'
+    torch.save({'state_dict': full['state_dict']}, weights)
+    runner = Runner(
+        **toy_runner_cfg(str(tmp_path / 'resumed'), max_epochs=2),
+        resume=True, load_from=str(weights))
+    with pytest.raises(RuntimeError, match=f'cannot resume from "{weights}"'
+                       r': the checkpoint has no "meta" entry.*load_from'):
+        runner.train()
+    # the same weights start a new run through load_from
+    runner = Runner(
+        **toy_runner_cfg(str(tmp_path / 'fresh'), max_epochs=1),
+        load_from=str(weights))
+    runner.train()
+    assert runner.epoch == 1
