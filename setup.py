@@ -4,7 +4,10 @@
 Before building, ``tools/`` and ``configs/`` are copied into
 ``mmkdwsd/.mim/`` so that ``mim train mmkdwsd CONFIG`` and ``mim test`` find
 the package's train/test scripts in a regular (non-editable) install.
+``tools/setup_env.sh`` then links the checkout's ``.mim/`` folders back to
+``tools/`` and ``configs/`` so that ``mim`` never runs a stale copy.
 """
+import os
 import os.path as osp
 import shutil
 
@@ -18,7 +21,9 @@ def add_mim_extension() -> None:
         src, dst = osp.join(root, name), osp.join(mim_dir, name)
         if not osp.isdir(src):
             continue
-        if osp.isdir(dst):
+        if osp.islink(dst):  # a checkout's link (tools/setup_env.sh)
+            os.unlink(dst)
+        elif osp.isdir(dst):
             shutil.rmtree(dst)
         shutil.copytree(
             src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.sh'))

@@ -122,6 +122,13 @@ pip_install --no-deps --no-build-isolation --force-reinstall "$ROOT"
 # in this venv imports the checkout's code, never a stale installed copy.
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "import sys; sys.path.insert(0, '$ROOT')" > "$SITE/mmkdwsd-checkout.pth"
+# setup.py copied tools/ and configs/ into the checkout's mmkdwsd/.mim/ for
+# the wheel; mim (through the .pth above) finds the checkout's package, so
+# link them back: an edited tool or config is what `mim train/test` runs.
+for name in tools configs; do
+  rm -rf "$ROOT/mmkdwsd/.mim/$name"
+  ln -s "../../$name" "$ROOT/mmkdwsd/.mim/$name"
+done
 
 step "check"
 "$PY" -W ignore - <<'PY'

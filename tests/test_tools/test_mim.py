@@ -131,6 +131,12 @@ def test_mim_train_then_test(kind, mim_train, tmp_path, tiny_multidigits,
     pkg_root = str(
         importlib.metadata.distribution('mmkdwsd').locate_file('mmkdwsd'))
 
+    if osp.samefile(pkg_root, osp.join(repo_root, 'mmkdwsd')):
+        # the checkout's package: its .mim folders are links to the
+        # checkout's tools/ and configs/, never a stale copy
+        for name in ('tools', 'configs'):
+            assert osp.samefile(
+                osp.join(pkg_root, '.mim', name), osp.join(repo_root, name))
     run = mim_train(kind)
     assert osp.join(pkg_root, '.mim', 'tools', 'train.py') in run.stdout
     assert osp.isfile(run.checkpoint)
