@@ -69,7 +69,7 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
     out = run_script('speed.py', '--device', 'cpu', '--tiny', '--out',
                      str(tmp_path), '--data-root', tiny_multidigits,
                      '--workers', '0', '--proposal-file',
-                     'proposals/ss_train.pkl')
+                     'proposals/ss_train.pkl', '--profile')
     header, rows = _table(out, 'section')
     assert header == ['section', 'measurement', 'setting', 'value', 'unit',
                       'ratio / note']
@@ -106,6 +106,23 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
         value = _number(row['value'])
         assert math.isfinite(value) and value > 0, row
     assert 'max abs diff to torchvision 0.0e+00' in out
+    # --profile: one row and one operator list per timed training step,
+    # listed after the measurements
+    profiled = {r['measurement']: r for r in rows if r['section'] == 'profile'}
+    assert set(profiled) == {
+        'baseline', 'teacher', 'teacher-forward', 'stage1', 'stage2',
+        'stage2-feat', 'stage1-sampled', 'stage2-feat-sampled',
+        'stage2-cached'
+    }
+    assert rows[-len(profiled):] == list(profiled.values())
+    for name, row in profiled.items():
+        assert row['unit'] == 'top-level ATen ops per call'
+        text = (tmp_path / 'profiles' / f'{name}.txt').read_text()
+        assert 'operator (by self CPU time)' in text
+        assert 'aten::' in text
+    # the backward's convolutions are in every training step's list
+    assert 'aten::convolution_backward' in (
+        tmp_path / 'profiles' / 'baseline.txt').read_text()
     assert osp.isfile(tmp_path / 'speed.md')
     assert 'still running' not in (tmp_path / 'speed.md').read_text()
 
@@ -230,8 +247,9 @@ def test_step_ops_tiny(run_script):
 
 
 def test_gpu_session_dry_run(repo_root, tmp_path):
-    """gpu_session.sh's accuracy part on the CPU (TINY=1): the waves run in
-    dependency order, and only finished runs' checkpoints are packed."""
+    """gpu_session.sh's accuracy and profile parts on the CPU (TINY=1): the
+    waves run in dependency order, only finished runs' checkpoints are
+    packed, and PROFILE profiles the training steps."""
     import subprocess
     import sys
     import tarfile
@@ -245,7 +263,7 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
         os.environ['PATH'], OUT=str(out), TINY='1', SKIP_TESTS='1',
         SECTIONS='none', MD_SECTIONS='', ACC_DIR=str(acc),
         DATA_ROOT=str(tmp_path / 'md'), SEEDS='0 1',
-        ACCURACY='reference teacher_wsddn')
+        ACCURACY='reference teacher_wsddn', PROFILE='multidigits')
     proc = subprocess.run(
         ['bash', osp.join(repo_root, TOOLS, 'gpu_session.sh')], env=env,
         capture_output=True, text=True, timeout=600)
@@ -255,6 +273,9 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
             assert (out / 'accuracy' / f'{name}_seed{seed}_done.json'
                     ).is_file(), (out / f'accuracy_seed{seed}_{name}.log'
                                   ).read_text()[-2000:]
+    profiles = out / 'profile_multidigits' / 'profiles'
+    assert (profiles / 'stage2-cached.txt').is_file(), (
+        out / 'profile_multidigits.log').read_text()[-2000:]
     with tarfile.open(out / 'accuracy_runs.tar.gz') as tar:
         ckpts = sorted(
             name.split('/acc/')[1] for name in tar.getnames()

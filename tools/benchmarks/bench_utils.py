@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Callable, List, Sequence
 
 import numpy as np
@@ -111,3 +112,18 @@ def median_time(fn: Callable[[], object], device: str, warmup: int,
         synchronize(device)
         times.append((time.perf_counter() - start) / inner)
     return float(np.median(times))
+
+
+def top_level_ops(prof) -> Counter:
+    """ATen events with no ATen ancestor (each a kernel launch or more),
+    counted by name."""
+    names = Counter()
+    for event in prof.events():
+        if not event.name.startswith('aten::'):
+            continue
+        parent = event.cpu_parent
+        while parent is not None and not parent.name.startswith('aten::'):
+            parent = parent.cpu_parent
+        if parent is None:
+            names[event.name] += 1
+    return names

@@ -20,6 +20,8 @@
 #      the deadline cuts a run off. Unpack that at the repository root and
 #      carry work_dirs/benchmarks/accuracy in the next session: finished
 #      runs are skipped, and distilled students find their teachers.
+#   PROFILE="paper multidigits" profiles the training steps of those
+#      settings (speed.py --profile) before the accuracy runs.
 # Results go to $OUT, the GPU's name and the commit first (device.txt).
 #
 # On the device machine, from the repository root, with `.gpu-wheels`
@@ -31,12 +33,14 @@
 # PYTEST_K (a pytest -k expression), MD_SECTIONS,
 # MD_NUM_TRAIN (generate only this many train scenes: enough for the
 # pipeline alone, not for ACCURACY), ACCURACY (accuracy.py --only names,
-# default all; "" for none), SEEDS (default "0"; "0 1 2" runs the
+# default all; "" for none), PROFILE (settings whose training steps are
+# profiled, default none), SEEDS (default "0"; "0 1 2" runs the
 # three seeds side by side), COMMIT (the commit to record: the device's copy of the tree
 # is the session's base commit plus uncommitted changes), ACC_DIR (default
 # work_dirs/benchmarks/accuracy), DATA_ROOT, TINY=1 (the accuracy part on
-# the CPU at accuracy.py --tiny sizes, without --amp: a dry run of this
-# script; tests/test_tools/test_benchmarks.py).
+# the CPU at accuracy.py --tiny sizes, without --amp, and PROFILE's runs
+# at speed.py --tiny sizes on the CPU: a dry run of this script;
+# tests/test_tools/test_benchmarks.py).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-work_dirs/gpu_session}
@@ -112,6 +116,19 @@ if [ -n "${MD_SECTIONS-data train}" ]; then
     --data-root "$ROOT" --out "$OUT/md" 2>&1 | tee "$OUT/md.log"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi
+# The training steps again under torch.profiler, in their own processes
+# (CUPTI can slow a process down after profiling), for the settings named
+# in PROFILE ("paper", "multidigits"): the top operators by device time and
+# how busy the device was per step (speed.py --profile).
+profile_device="--device cuda"
+[ "${TINY:-0}" = 1 ] && profile_device="--device cpu --tiny"
+for setting in ${PROFILE:-}; do
+  # shellcheck disable=SC2086
+  TEARDOWN_CUPTI=1 bounded 200 10 python3 tools/benchmarks/speed.py \
+    $profile_device --setting "$setting" --sections train --profile \
+    --out "$OUT/profile_$setting" 2>&1 | tee "$OUT/profile_$setting.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+done
 if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   seeds=${SEEDS:-0}
   selected=" ${ACCURACY-$ALL_RUNS} "

@@ -24,6 +24,14 @@ Sections (each row: measured value, unit, ratio / note):
    ``get_model_complexity_info``; it counts a multiply-add as one, so FLOPs
    = 2 x that) as a fraction of a bf16 matmul rate measured in this run.
 
+``--profile`` profiles each timed training step afterwards (torch.profiler,
+a few calls): ``OUT/profiles/NAME.txt`` lists the operators that took the
+most device time, and a ``profile`` row per step says how busy the device
+was against the timed step (a low share: the host sets the pace) and how
+many kernels it launched. Profile in a separate run from the timings:
+CUPTI can slow a process down after profiling (``gpu_session.sh``'s
+``PROFILE`` does so, with ``TEARDOWN_CUPTI=1``).
+
 Models are built from the project's configs with random weights (speed does
 not depend on their values) and fed synthetic, already normalised inputs
 and random proposals, so only the networks are timed. Timing: warm-up, CUDA
@@ -54,7 +62,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 
 from bench_utils import (base_dataset, env_line, markdown_table,  # noqa: E402
-                         median_time, synchronize, write_report)
+                         median_time, synchronize, top_level_ops, write_report)
 
 #: Sizes of the settings. ``paper``: Liu et al.'s teacher and a VGG16
 #: student; ``multidigits``: the benchmark models of configs/benchmarks/;
@@ -100,6 +108,10 @@ DATA_CONFIGS = {
 }
 HEADER = ['section', 'measurement', 'setting', 'value', 'unit',
           'ratio / note']
+#: Calls profiled per training step with ``--profile``, and the operators
+#: listed.
+PROFILE_STEPS = 5
+PROFILE_TOP = 25
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -133,6 +145,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch\'s; 1 with '
                         '--tiny)')
+    parser.add_argument('--profile', action='store_true',
+                        help='after timing each training step, profile '
+                        'PROFILE_STEPS more (torch.profiler) and write the '
+                        'top operators to OUT/profiles/; a "profile" row '
+                        'per step says how busy the device was')
     parser.add_argument('--sections', nargs='+',
                         default=['data', 'infer', 'train', 'roialign',
                                  'flops'])
@@ -148,6 +165,7 @@ class Bench:
         self.cuda = args.device.startswith('cuda')
         self.s = dict(SETTINGS['tiny' if args.tiny else args.setting])
         self.rows = []
+        self.profile_rows = []
         self.results = {}
         self.amp_dtype = torch.bfloat16
         self.failed = False
@@ -160,7 +178,8 @@ class Bench:
         self.write()
 
     def write(self, final: bool = False) -> str:
-        rows = [r[:3] + [_fmt(r[3])] + r[4:] for r in self.rows]
+        rows = [r[:3] + [_fmt(r[3])] + r[4:]
+                for r in self.rows + self.profile_rows]
         size = 'tiny' if self.args.tiny else self.args.setting
         text = (f'## Speed benchmark ({size} setting, {self.device})\n\n'
                 f'{markdown_table(HEADER, rows)}\n\n'
@@ -169,9 +188,83 @@ class Bench:
         write_report(text, osp.join(self.args.out, 'speed.md'))
         return text
 
-    def time(self, fn, inner: int = 1) -> float:
-        return median_time(fn, self.device, self.args.warmup,
-                           self.args.repeats, inner)
+    def time(self, fn, inner: int = 1, profile: str = None) -> float:
+        """Median seconds per call of ``fn``; with ``--profile`` and a
+        ``profile`` name, profile it afterwards (:meth:`profile`)."""
+        seconds = median_time(fn, self.device, self.args.warmup,
+                              self.args.repeats, inner)
+        if profile and self.args.profile:
+            try:
+                self.profile(profile, fn, seconds)
+            except Exception as e:  # the timing above is kept
+                traceback.print_exc()
+                self.profile_rows.append([
+                    'profile', profile, 'failed', float('nan'), '',
+                    f'{type(e).__name__}: {e}'[:300]
+                ])
+        return seconds
+
+    def profile(self, name: str, fn, seconds: float) -> None:
+        """Profile ``PROFILE_STEPS`` calls of ``fn``; write the operators
+        that took the most device time (self CPU time on the CPU) to
+        ``OUT/profiles/NAME.txt`` and add a row: on a GPU the device's busy
+        time per call against the timed ``seconds`` (low: the host, not the
+        device, sets the pace) and the kernels launched per call; on the
+        CPU the top-level ATen operations per call."""
+        from torch.autograd import DeviceType
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+        activities = [ProfilerActivity.CPU]
+        if self.cuda:
+            activities.append(ProfilerActivity.CUDA)
+        with torch_profile(activities=activities) as prof:
+            for _ in range(PROFILE_STEPS):
+                fn()
+            synchronize(self.device)
+        events = prof.key_averages()
+        ops = sum(top_level_ops(prof).values()) / PROFILE_STEPS
+
+        def cost(event) -> float:  # microseconds over the profiled calls
+            if not self.cuda:
+                return event.self_cpu_time_total
+            return _device_us(event) \
+                if event.device_type == DeviceType.CUDA else 0
+
+        total = sum(cost(e) for e in events) or 1
+        per_call = 1e3 * seconds
+        lines = [f'{name}: {PROFILE_STEPS} calls profiled after timing '
+                 f'({per_call:.2f} ms per call timed)']
+        if self.cuda:
+            kernels = [e for e in events if e.device_type == DeviceType.CUDA]
+            busy = total / PROFILE_STEPS / 1e3
+            launches = sum(e.count for e in kernels) / PROFILE_STEPS
+            lines.append(f'device busy {busy:.2f} ms per call '
+                         f'({100 * busy / per_call:.0f}% of the timed call), '
+                         f'{launches:.0f} kernels per call')
+        lines += [f'{ops:.0f} top-level ATen operations per call', '',
+                  f'{"share":>6}  {"ms/call":>8}  {"count/call":>10}  '
+                  f'operator (by {"device" if self.cuda else "self CPU"} '
+                  'time)']
+        for e in sorted(events, key=cost, reverse=True)[:PROFILE_TOP]:
+            lines.append(f'{100 * cost(e) / total:5.1f}%  '
+                         f'{cost(e) / PROFILE_STEPS / 1e3:8.3f}  '
+                         f'{e.count / PROFILE_STEPS:10.1f}  {e.key[:100]}')
+        path = osp.join(self.args.out, 'profiles', f'{name}.txt')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        if self.cuda:
+            row = [100 * busy / per_call, '% device busy',
+                   f'{busy:.2f} of {per_call:.2f} ms per call; '
+                   f'{launches:.0f} kernels, {ops:.0f} top-level ATen ops '
+                   f'per call; profiles/{name}.txt']
+        else:
+            row = [ops, 'top-level ATen ops per call', f'profiles/{name}.txt']
+        # listed after the measurements
+        self.profile_rows.append(['profile', name, f'{PROFILE_STEPS} calls'] +
+                                 row)
+        print(f'[profile] {name}: {_fmt(row[0])} {row[1]} {row[2]}',
+              flush=True)
 
     def autocast(self, on: bool):
         if not on:
@@ -235,6 +328,13 @@ class Bench:
                                            device=self.device)
             samples.append(sample)
         return x, samples
+
+
+def _device_us(event) -> float:
+    """An averaged profiler event's device time (microseconds, all calls);
+    older torch names it ``cuda_time_total``."""
+    total = getattr(event, 'device_time_total', None)
+    return getattr(event, 'cuda_time_total', 0) if total is None else total
 
 
 def _fmt(value) -> str:
@@ -483,7 +583,7 @@ def bench_train(b: Bench) -> None:
     xs, ss = b.student_inputs(batch)
     opt = torch.optim.SGD(student.parameters(), **sgd)
     t_student = b.time(_step(student, opt, lambda: student.loss(xs, ss), amp,
-                             b))
+                             b), profile='baseline')
     base_rate = batch / t_student
     b.add('train', 'baseline student step', f'{s["student_size"]} px, batch '
           f'{batch}, {dtype}', base_rate, 'img/s')
@@ -494,7 +594,8 @@ def bench_train(b: Bench) -> None:
     xt, st = b.teacher_inputs(s['teacher_train_batch'])
     opt = torch.optim.SGD(
         [p for p in teacher.parameters() if p.requires_grad], **sgd)
-    t = b.time(_step(teacher, opt, lambda: teacher.loss(xt, st), amp, b))
+    t = b.time(_step(teacher, opt, lambda: teacher.loss(xt, st), amp, b),
+               profile='teacher')
     b.add('train', 'teacher step (WSDDN)', f'{s["teacher_size"]} px, '
           f'{s["proposals"]} proposals, batch {s["teacher_train_batch"]}, '
           f'{dtype}', s['teacher_train_batch'] / t, 'img/s')
@@ -515,13 +616,14 @@ def bench_train(b: Bench) -> None:
             def fwd():
                 with b.autocast(amp):
                     return kd.get_teacher_outputs(xt, st)
-            t_teacher = b.time(fwd)
+            t_teacher = b.time(fwd, profile='teacher-forward')
             b.add('train', 'teacher forward (frozen, no grad)',
                   f'{s["teacher_size"]} px, batch {batch}, {dtype}',
                   batch / t_teacher, 'img/s')
         opt = torch.optim.SGD(
             [p for p in kd.parameters() if p.requires_grad], **sgd)
-        t = b.time(_step(kd, opt, lambda: kd.loss(inputs, samples), amp, b))
+        t = b.time(_step(kd, opt, lambda: kd.loss(inputs, samples), amp, b),
+                   profile=stage)
         rates[stage] = batch / t
         what = dict(stage1='distillation stage 1 step (feature level)',
                     stage2='distillation stage 2 step (prediction level + '
@@ -548,7 +650,8 @@ def bench_train(b: Bench) -> None:
             torch.rand(s['num_classes'], device=b.device), 'soft_target')
     opt = torch.optim.SGD(
         [p for p in kd.parameters() if p.requires_grad], **sgd)
-    t = b.time(_step(kd, opt, lambda: kd.loss(xs, cached), amp, b))
+    t = b.time(_step(kd, opt, lambda: kd.loss(xs, cached), amp, b),
+               profile='stage2-cached')
     rates['stage2-cached'] = batch / t
     b.add('train', 'distillation stage 2 step, cached soft targets',
           f'batch {batch}, {dtype}', batch / t, 'img/s',

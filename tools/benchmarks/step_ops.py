@@ -19,7 +19,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-from collections import Counter
 
 _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, _ROOT)
@@ -28,23 +27,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from bench_utils import env_line, markdown_table, median_time  # noqa: E402
+from bench_utils import (env_line, markdown_table, median_time,  # noqa: E402
+                         top_level_ops)
 from speed import Bench, _distiller_cfg, _step  # noqa: E402
-
-
-def top_level_ops(prof) -> Counter:
-    """ATen events with no ATen ancestor (each a kernel launch or more),
-    counted by name."""
-    names = Counter()
-    for event in prof.events():
-        if not event.name.startswith('aten::'):
-            continue
-        parent = event.cpu_parent
-        while parent is not None and not parent.name.startswith('aten::'):
-            parent = parent.cpu_parent
-        if parent is None:
-            names[event.name] += 1
-    return names
 
 
 def measure(fn, repeats: int):
