@@ -95,6 +95,13 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
                  "level (the main job's)"),
                 ('roialign', 'mmcv RoIAlign, forward'),
                 ('roialign', 'torchvision roi_align, forward'),
+                ('roialign', 'student regions: mmcv RoIAlign, forward + '
+                 'backward'),
+                ('roialign', 'student regions: separable_roi_align, '
+                 'forward + backward'),
+                ('train', "distillation stage 1 step (feature level), 8 of "
+                 "the 16 regions per image (the configs' num_sampled), "
+                 "roi_op='separable'"),
                 ('flops', 'student inference FLOP rate'),
                 ('data', 'student-view fast path / fastest training '
                  'throughput'),
@@ -106,13 +113,17 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
         value = _number(row['value'])
         assert math.isfinite(value) and value > 0, row
     assert 'max abs diff to torchvision 0.0e+00' in out
+    separable = next(r for r in rows if r['measurement'].startswith(
+        'student regions: separable'))
+    assert float(re.search(r'max abs diff to mmcv ([\d.e+-]+)',
+                           separable['ratio / note']).group(1)) < 1e-4
     # --profile: one row and one operator list per timed training step,
     # listed after the measurements
     profiled = {r['measurement']: r for r in rows if r['section'] == 'profile'}
     assert set(profiled) == {
         'baseline', 'teacher', 'teacher-forward', 'stage1', 'stage2',
         'stage2-feat', 'stage1-sampled', 'stage2-feat-sampled',
-        'stage2-cached'
+        'stage1-sampled-separable', 'stage2-cached'
     }
     assert rows[-len(profiled):] == list(profiled.values())
     for name, row in profiled.items():

@@ -68,7 +68,8 @@ from bench_utils import (base_dataset, env_line, markdown_table,  # noqa: E402
 #: student; ``multidigits``: the benchmark models of configs/benchmarks/;
 #: ``demo``: the CPU main job's sizes (``make demo``); ``tiny``: CPU smoke
 #: test. ``student_layer``: (module, channels) of the student map the
-#: MultiDigits configs pool the teacher's regions from (None: the last).
+#: MultiDigits configs pool the teacher's regions from (None: the last);
+#: ``student_stride``: that map's stride.
 SETTINGS = dict(
     paper=dict(
         student='configs/_base_/models/vgg16_mlc.py',
@@ -76,28 +77,32 @@ SETTINGS = dict(
         num_classes=80, student_size=224, teacher_size=672, proposals=500,
         infer_batches=(1, 256), teacher_batch=16, train_batch=32,
         teacher_train_batch=8, matmul=8192, channels=512, fc=4096,
-        roi=7, roialign_batch=8, sampled=128, student_layer=None),
+        roi=7, roialign_batch=8, sampled=128, student_layer=None,
+        student_stride=16),
     multidigits=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
         num_classes=10, student_size=128, teacher_size=256, proposals=500,
         infer_batches=(1, 256), teacher_batch=64, train_batch=64,
         teacher_train_batch=16, matmul=8192, channels=32, fc=256, roi=7,
-        roialign_batch=16, sampled=64, student_layer=('backbone.layer1', 16)),
+        roialign_batch=16, sampled=64, student_layer=('backbone.layer1', 16),
+        student_stride=4),
     demo=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
         num_classes=10, student_size=32, teacher_size=64, proposals=48,
         infer_batches=(1, 8), teacher_batch=8, train_batch=8,
         teacher_train_batch=8, matmul=1024, channels=32, fc=256, roi=4,
-        roialign_batch=8, sampled=64, student_layer=('backbone.layer1', 16)),
+        roialign_batch=8, sampled=64, student_layer=('backbone.layer1', 16),
+        student_stride=4),
     tiny=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
         num_classes=10, student_size=32, teacher_size=64, proposals=16,
         infer_batches=(1, 4), teacher_batch=2, train_batch=4,
         teacher_train_batch=2, matmul=256, channels=32, fc=256, roi=3,
-        roialign_batch=2, sampled=8, student_layer=('backbone.layer1', 16)))
+        roialign_batch=2, sampled=8, student_layer=('backbone.layer1', 16),
+        student_stride=4))
 #: The loaders the ``data`` section times (any setting): the benchmark's
 #: distillation and baseline configs, on the large MultiDigits data.
 DATA_CONFIGS = {
@@ -608,7 +613,10 @@ def bench_train(b: Bench) -> None:
     rates = {}
     stages = ['stage1', 'stage2', 'stage2-feat']
     if s['sampled'] < s['proposals']:  # else sampling draws every region
-        stages += ['stage1-sampled', 'stage2-feat-sampled']
+        stages += ['stage1-sampled', 'stage2-feat-sampled',
+                   'stage1-sampled-separable']
+    else:
+        stages.append('stage1-separable')
     for stage in stages:
         kd = b.build(_distiller_cfg(b, stage))
         kd.train()
@@ -630,10 +638,13 @@ def bench_train(b: Bench) -> None:
                     'labels)',
                     **{'stage2-feat': 'distillation stage 2 step keeping '
                        'the feature level (the main job\'s)'})[
-                           stage.replace('-sampled', '')]
-        if stage.endswith('-sampled'):
+                           stage.replace('-sampled', '').replace(
+                               '-separable', '')]
+        if '-sampled' in stage:
             what += (f', {s["sampled"]} of the {s["proposals"]} regions '
                      'per image (the configs\' num_sampled)')
+        if stage.endswith('-separable'):
+            what += ', roi_op=\'separable\''
         b.add('train', what, f'batch {batch}, {dtype}', batch / t, 'img/s',
               f'{t / (t_teacher + t_student):.2f}x (teacher fwd + student '
               f'step) (target <= 1.15); {t / t_student:.2f}x baseline step '
@@ -670,7 +681,8 @@ def _distiller_cfg(b: Bench, stage: str) -> dict:
         student_layer=layer, in_channels=channels, out_channels=s['fc'],
         hidden_channels=(s['fc'], ), roi_size=s['roi'], sampling_ratio=2,
         regions='all', objectness_weight=True,
-        num_sampled=s['sampled'] if stage.endswith('-sampled') else None,
+        num_sampled=s['sampled'] if '-sampled' in stage else None,
+        roi_op='separable' if stage.endswith('-separable') else 'mmcv',
         loss=dict(type='RegionFeatureLoss'))
     pred = dict(cls_temperature=0.5, det_temperature=0.5,
                 student_temperature=5.0, learnable_scale=True,
@@ -728,6 +740,60 @@ def bench_roialign(b: Bench) -> None:
               times['torchvision'], 'ms',
               'mmcv / torchvision time '
               f'{times["mmcv"] / times["torchvision"]:.2f}')
+    _student_regions_roialign(b)
+
+
+def _student_regions_roialign(b: Bench) -> None:
+    """The feature level's pooling (the configs' sampled regions from the
+    student map, forward + backward): mmcv's RoIAlign against
+    ``separable_roi_align`` (``feat_distill.roi_op='separable'``)."""
+    from mmcv.ops import roi_align
+
+    from mmkdwsd.models.utils import rois_from_boxes, separable_roi_align
+    s = b.s
+    n, per_image = s['train_batch'], min(s['sampled'], s['proposals'])
+    channels = (s['student_layer'] or (None, s['channels']))[1]
+    size = s['student_size'] // s['student_stride']
+    _, samples = b.teacher_inputs(n)
+    scale = s['student_size'] / s['teacher_size']
+    boxes = torch.stack(
+        [p.proposals.bboxes[:per_image] * scale for p in samples])
+    rois = rois_from_boxes(boxes)
+    feat = torch.randn(n, channels, size, size, device=b.device,
+                       requires_grad=True)
+    spatial = 1 / s['student_stride']
+
+    def mmcv_op(f):
+        return roi_align(f, rois, s['roi'], spatial, 2, 'avg', True)
+
+    def separable_op(f):
+        return separable_roi_align(f, boxes, s['roi'], spatial, 2)
+
+    with torch.no_grad():
+        diff = (mmcv_op(feat) - separable_op(feat)).abs().max().item()
+    setting = (f'{n} images x {per_image} regions, {channels} x {size} x '
+               f'{size} student maps, {s["roi"]}x{s["roi"]}')
+    ops = [('mmcv RoIAlign', mmcv_op, False),
+           ('separable_roi_align', separable_op, False)]
+    if b.cuda:
+        ops.append(('separable_roi_align', separable_op, True))
+    times = {}
+    for name, op, amp in ops:
+
+        def fn(op=op, amp=amp):
+            with b.autocast(amp):
+                out = op(feat)
+            out.float().sum().backward()
+
+        times[name, amp] = b.time(fn) * 1e3
+        dtype = 'bf16 autocast' if amp else 'fp32'
+        note = f'max abs diff to mmcv {diff:.1e}' if name == \
+            'separable_roi_align' and not amp else ''
+        if name == 'separable_roi_align':
+            note += ('; ' if note else '') + 'mmcv / separable time ' \
+                f'{times["mmcv RoIAlign", False] / times[name, amp]:.2f}'
+        b.add('roialign', f'student regions: {name}, forward + backward',
+              f'{setting}, {dtype}', times[name, amp], 'ms', note)
 
 
 def bench_flops(b: Bench) -> None:

@@ -9,7 +9,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
-from ..utils import rois_from_boxes, same_region_count, stacked_view
+from ..utils import (rois_from_boxes, same_region_count, separable_roi_align,
+                     stacked_view)
 
 
 @MODELS.register_module()
@@ -48,6 +49,12 @@ class RegionDistiller(BaseModule):
             Defaults to (512, ).
         roi_size (int): RoIAlign output size. Defaults to 4.
         sampling_ratio (int): RoIAlign sampling ratio. Defaults to 2.
+        roi_op (str): How the regions are pooled: ``'mmcv'`` (mmcv's
+            ``RoIAlign``) or ``'separable'`` (the same RoIAlign as two
+            batched matrix products, :func:`separable_roi_align`: bfloat16
+            under autocast, no atomic additions in the backward) where the
+            images have the same number of regions, mmcv's otherwise.
+            Defaults to 'mmcv'.
         regions (str): ``'all'`` or ``'topk'``. Defaults to 'all'.
         topk (int): Regions per class in ``'topk'`` mode. Defaults to 4.
         objectness_weight (bool): Weight regions by objectness in ``'all'``
@@ -72,6 +79,7 @@ class RegionDistiller(BaseModule):
                  hidden_channels: Sequence[int] = (512, ),
                  roi_size: int = 4,
                  sampling_ratio: int = 2,
+                 roi_op: str = 'mmcv',
                  regions: str = 'all',
                  topk: int = 4,
                  objectness_weight: bool = True,
@@ -83,6 +91,13 @@ class RegionDistiller(BaseModule):
         if regions not in ('all', 'topk'):
             raise ValueError(f"RegionDistiller: regions must be 'all' or "
                              f"'topk', got {regions!r}")
+        if roi_op not in ('mmcv', 'separable'):
+            raise ValueError(f"RegionDistiller: roi_op must be 'mmcv' or "
+                             f"'separable', got {roi_op!r}")
+        if roi_op == 'separable' and sampling_ratio <= 0:
+            raise ValueError("RegionDistiller: roi_op='separable' needs a "
+                             f'fixed sampling_ratio > 0, got {sampling_ratio}')
+        self.roi_op = roi_op
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.roi_size = roi_size
@@ -269,10 +284,19 @@ class RegionDistiller(BaseModule):
         return self.pool_rois(feat_map, student_inputs,
                               rois_from_boxes(boxes))
 
-    def pool_rois(self, feat_map: Tensor, student_inputs: Tensor,
-                  rois: Tensor) -> Tensor:
-        """:meth:`pool` on RoIs (M, 5): image index, x1, y1, x2, y2."""
+    def pool_rois(self,
+                  feat_map: Tensor,
+                  student_inputs: Tensor,
+                  rois: Tensor,
+                  per_image: Optional[int] = None) -> Tensor:
+        """:meth:`pool` on RoIs (M, 5): image index, x1, y1, x2, y2;
+        ``per_image``: the same number of RoIs per image, image by image
+        (what ``roi_op='separable'`` needs), else None."""
         spatial_scale = feat_map.size(-1) / student_inputs.size(-1)
+        if self.roi_op == 'separable' and per_image:
+            return separable_roi_align(
+                feat_map, rois[:, 1:].reshape(-1, per_image, 4),
+                self.roi_size, spatial_scale, self.sampling_ratio, True)
         # mmcv's RoIAlign has no bfloat16 kernel: pool in float32.
         return roi_align(feat_map.float(), rois.float(), self.roi_size,
                          spatial_scale, self.sampling_ratio, 'avg', True)
@@ -310,15 +334,18 @@ class RegionDistiller(BaseModule):
                 index, weight = None, self.objectness_weights(objectness)
             rois, target, weight = self.gather_batched(
                 index, weight, teacher_out, factors)
+            per_image = weight.size(0) // feat_map.size(0)
         else:
             rois, target, weight = self.gather(
                 self.select_regions(teacher_out, labels), teacher_out,
                 factors)
+            per_image = None
         if target.size(1) != self.out_channels:
             raise ValueError(f'RegionDistiller: out_channels is '
                              f'{self.out_channels} but the teacher region '
                              f'features have {target.size(1)} dims')
-        pred = self.projector(self.pool_rois(feat_map, student_inputs, rois))
+        pred = self.projector(
+            self.pool_rois(feat_map, student_inputs, rois, per_image))
         return self.loss_feat(
             pred,
             target.to(pred.dtype),

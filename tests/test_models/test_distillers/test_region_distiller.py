@@ -143,3 +143,44 @@ def test_batched_only_where_it_applies():
     ragged_loss = distiller.loss_feat(pred, target, weight,
                                       avg_factor=len(target))
     torch.testing.assert_close(loss, ragged_loss)
+
+
+@pytest.mark.parametrize('num_sampled', [None, 4])
+def test_separable_roi_op_gives_the_mmcv_loss_and_gradients(
+        num_sampled, monkeypatch):
+    from mmkdwsd.models.distillers import region_distiller
+    mmcv_roi_align = region_distiller.roi_align
+    same = _teacher_out([[0.5, 0.1, 0.4, 0.2, 0.9, 0.3]] * 3)
+    feat_map = torch.rand(3, 4, 8, 8)
+    student = torch.zeros(3, 3, 32, 32)
+    results = []
+    for roi_op in ('mmcv', 'separable'):
+        if roi_op == 'separable':  # the same region count: not mmcv's
+            monkeypatch.setattr(region_distiller, 'roi_align', None)
+        torch.manual_seed(0)  # same weights, same sampled regions
+        distiller = _distiller(roi_op=roi_op, num_sampled=num_sampled)
+        feats = feat_map.clone().requires_grad_()
+        loss = distiller(feats, student, same, [(0.5, 0.5)] * 3, [None] * 3)
+        loss.backward()
+        results.append((loss, feats.grad))
+    monkeypatch.setattr(region_distiller, 'roi_align', mmcv_roi_align)
+    (loss_mmcv, grad_mmcv), (loss_sep, grad_sep) = results
+    torch.testing.assert_close(loss_sep, loss_mmcv)
+    torch.testing.assert_close(grad_sep, grad_mmcv)
+    assert grad_mmcv.abs().sum() > 0
+    # different region counts per image: mmcv's RoIAlign, same loss
+    ragged = _teacher_out([[1.0] * 6, [1.0] * 5])
+    losses = []
+    for roi_op in ('mmcv', 'separable'):
+        torch.manual_seed(0)
+        losses.append(_distiller(roi_op=roi_op)(
+            feat_map[:2], student[:2], ragged, [(0.5, 0.5)] * 2, [None] * 2))
+    torch.testing.assert_close(losses[0], losses[1])
+
+
+def test_roi_op_is_checked():
+    with pytest.raises(ValueError, match="roi_op must be 'mmcv' or "
+                       "'separable', got 'dense'"):
+        _distiller(roi_op='dense')
+    with pytest.raises(ValueError, match='fixed sampling_ratio > 0, got 0'):
+        _distiller(roi_op='separable', sampling_ratio=0)
