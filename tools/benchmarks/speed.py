@@ -14,9 +14,12 @@ Sections (each row: measured value, unit, ratio / note):
    (``tools/cache_soft_targets.py``); each stage against (teacher forward +
    student step) and against the baseline. The feature-level stages run
    twice: on all regions (the official release) and on the configs'
-   ``num_sampled`` random regions per image.
+   ``num_sampled`` random regions per image; stage 1 once more with
+   ``roi_op='separable'``.
 3. ``roialign``: mmcv RoIAlign vs torchvision ``roi_align`` on the teacher's
-   shapes, forward and forward + backward, and their max abs difference.
+   shapes, forward and forward + backward, and their max abs difference;
+   on the student's region shapes, mmcv's RoIAlign vs
+   ``separable_roi_align`` (fp32, and bf16 autocast on a GPU).
 4. ``data``: the distillation data pipeline alone (img/s with the
    configured workers; skipped when the dataset is missing) against the
    fastest training throughput.
