@@ -5,7 +5,8 @@
 #   1. the CUDA tests: mmcv's CUDA RoIAlign against torchvision, WSDDN under
 #      bf16/fp16 autocast, `tools/train.py --amp` in fp16 and bf16 for the
 #      OICR teacher and the distiller, the fast path's preprocessor on the
-#      GPU against the CPU (tests.txt);
+#      GPU against the CPU, separable_roi_align against mmcv's CUDA
+#      RoIAlign (tests.txt);
 #   2. the speed benchmark in the paper setting (speed/speed.md);
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
@@ -86,6 +87,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
     tests/test_models/test_detectors/test_wsddn.py \
     tests/test_tools/test_amp_train.py \
     tests/test_models/test_data_preprocessors/test_predecoded_data_preprocessor.py \
+    tests/test_models/test_utils/test_separable_roi_align.py \
     2>&1 | tee "$OUT/tests.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 fi

@@ -57,3 +57,21 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match=r'boxes must be \(N, S, 4\) for 2 '
                        r'images, got \(3, 1, 4\)'):
         separable_roi_align(feat, torch.zeros(3, 1, 4), 2, 1.0, 2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='requires CUDA')
+def test_cuda_equals_mmcv_cuda_roi_align():
+    feat = torch.randn(4, 16, 14, 14, device='cuda', requires_grad=True)
+    boxes = _boxes(4, 32, 14, 14, 16).cuda()
+    theirs = roi_align(feat, rois_from_boxes(boxes), 7, 1 / 16, 2, 'avg',
+                       True)
+    ours = separable_roi_align(feat, boxes, 7, 1 / 16, 2)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+    grad = torch.randn_like(theirs)
+    grad_theirs, = torch.autograd.grad(theirs, feat, grad)
+    grad_ours, = torch.autograd.grad(ours, feat, grad)
+    torch.testing.assert_close(grad_ours, grad_theirs, atol=1e-3, rtol=1e-4)
+    with torch.autocast('cuda', dtype=torch.bfloat16):
+        half = separable_roi_align(feat, boxes, 7, 1 / 16, 2)
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.float(), theirs, atol=0.05, rtol=0.02)
