@@ -27,15 +27,16 @@ def _axis_weights(start: Tensor, end: Tensor, output_size: int, length: int,
     """Averaged bilinear weights of the bins along one axis.
 
     Args:
-        start, end (Tensor): Region bounds on the feature map, (N, S),
-            already shifted by -0.5 when ``aligned``.
+        start, end (Tensor): Region bounds on the feature map, (N, S) or
+            (N, S, 2) for both axes, already shifted by -0.5 when
+            ``aligned``.
         output_size (int): Bins P along the axis.
         length (int): Feature map size L along the axis.
         sampling_ratio (int): Samples per bin along the axis.
         aligned (bool): mmcv's ``aligned`` (no minimum region size).
 
     Returns:
-        Tensor: Shape (N, S, P, L), float32.
+        Tensor: Shape (N, S, P, L) (or (N, S, 2, P, L)), float32.
     """
     size = end - start
     if not aligned:  # mmcv: legacy regions are at least one cell
@@ -91,10 +92,15 @@ def separable_roi_align(feat_map: Tensor,
                          f'{num} images, got {tuple(boxes.shape)}')
     per_image, size = boxes.shape[1], output_size
     coords = boxes.float() * spatial_scale - (0.5 if aligned else 0.0)
-    w_y = _axis_weights(coords[..., 1], coords[..., 3], size, height,
-                        sampling_ratio, aligned)
-    w_x = _axis_weights(coords[..., 0], coords[..., 2], size, width,
-                        sampling_ratio, aligned)
+    if height == width:  # both axes at once: half the small kernels
+        w_x, w_y = _axis_weights(coords[..., :2], coords[..., 2:], size,
+                                 height, sampling_ratio,
+                                 aligned).unbind(-3)
+    else:
+        w_y = _axis_weights(coords[..., 1], coords[..., 3], size, height,
+                            sampling_ratio, aligned)
+        w_x = _axis_weights(coords[..., 0], coords[..., 2], size, width,
+                            sampling_ratio, aligned)
     dtype = feat_map.dtype
     # rows: (N, S * P, H) @ (N, H, C * W) -> (N, S * P, C * W)
     rows = torch.bmm(

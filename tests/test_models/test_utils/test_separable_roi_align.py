@@ -22,8 +22,9 @@ def _boxes(num, per_image, height, width, stride, seed=0):
 
 @pytest.mark.parametrize('aligned', [True, False])
 @pytest.mark.parametrize('sampling_ratio', [1, 2, 3])
-def test_equals_mmcv_roi_align(aligned, sampling_ratio):
-    num, channels, height, width, stride = 3, 5, 9, 11, 4
+@pytest.mark.parametrize('height,width', [(9, 11), (10, 10)])
+def test_equals_mmcv_roi_align(aligned, sampling_ratio, height, width):
+    num, channels, stride = 3, 5, 4
     feat = torch.randn(num, channels, height, width, requires_grad=True)
     boxes = _boxes(num, 13, height, width, stride)
     theirs = roi_align(feat, rois_from_boxes(boxes), 7, 1 / stride,
