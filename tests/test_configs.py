@@ -146,9 +146,9 @@ def test_config_mode_contract(cfg_path, tiny_multidigits):
 
 
 @pytest.mark.parametrize('cfg_name', [
-    'resnet18-tiny_1xb64-30e_multidigits-large-256px.py',
+    'resnet18-tiny_1xb64-30e_multidigits-large-64px.py',
     'kdwsd-stage2-feat_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
-    'multidigits-large-128px.py'
+    'multidigits-large-64px.py'
 ])
 def test_benchmark_gem_survives_large_p(cfg_name):
     """The benchmark students' GeM keeps finite gradients where the learnable
@@ -174,9 +174,9 @@ def test_benchmark_gem_survives_large_p(cfg_name):
     ('mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py',
      'kdwsd/kdwsd-stage2-feat_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_'
      'multidigits-32px.py'),
-    ('benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
+    ('benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-64px.py',
      'benchmarks/kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_'
-     'multidigits-large-128px.py'),
+     'multidigits-large-64px.py'),
     ('mlc/vgg16_8xb32-20e_coco14-224px.py',
      'kdwsd/kdwsd_wsddn-vgg16_vgg16_8xb16-20e_coco14-224px.py'),
 ])

@@ -1,7 +1,7 @@
-# The benchmark student at 64 px (a quarter of the teacher's 256 px), no
-# distillation: a candidate baseline for the accuracy benchmark, whose
-# 128 px student was measured above its 256 px reference after 30 epochs
-# (docs/benchmarks.md section 1, "CPU pilot").
+# Benchmark baseline student (issue 8): narrow ResNet-18 at 64 px, half the
+# teacher's 128 px (the demo's proportions), on the large MultiDigits preset;
+# no distillation. The distilled students are this network at this
+# resolution.
 _base_ = ['./resnet18-tiny_1xb64-30e_multidigits-large-128px.py']
 
 student_scale = 64

@@ -157,13 +157,13 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
     header, rows = _table(out, 'distilled student')
     assert header[-2:] == ['gap recovered per seed', 'gain > 2 std']
     by_model = {r['distilled student']: r for r in rows}
-    feat = by_model['student 128 px, KD staged, stage 2 keeps the feature '
+    feat = by_model['student 64 px, KD staged, stage 2 keeps the feature '
                     'level (WSDDN)']
     assert feat['gap recovered per seed'] == '91 / 108 / 105%'
     assert feat['resolution gap recovered (target >= 90%)'] == '101%'
     assert feat['gain > 2 std'].startswith('yes (')
     # one seed: no standard deviation to compare the gain with
-    pred = by_model['student 128 px, KD prediction level (WSDDN)']
+    pred = by_model['student 64 px, KD prediction level (WSDDN)']
     assert pred['gain > 2 std'] == 'n/a (one seed)'
     assert pred['gap recovered per seed'] == '1%'
 
@@ -192,16 +192,16 @@ def test_accuracy_tiny(run_script, tmp_path):
     assert header == ['model', 'seeds', 'mAP', 'CF1', 'OF1', 'CF1 (top-3)',
                       'OF1 (top-3)', 'CorLoc', 'det mAP@0.5']
     by_model = {r['model']: r for r in rows}
-    stage1 = 'student 128 px, KD stage 1 only (feature level, no head)'
-    staged = ('student 128 px, KD staged: feature level, then prediction '
+    stage1 = 'student 64 px, KD stage 1 only (feature level, no head)'
+    staged = ('student 64 px, KD staged: feature level, then prediction '
               'level (WSDDN)')
-    cached = ('student 128 px, KD staged, stage 2 on cached soft targets '
+    cached = ('student 64 px, KD staged, stage 2 on cached soft targets '
               '(WSDDN)')
-    feat = 'student 128 px, KD staged, stage 2 keeps the feature level (WSDDN)'
+    feat = 'student 64 px, KD staged, stage 2 keeps the feature level (WSDDN)'
     assert set(by_model) == {
-        'student 128 px, no distillation', 'teacher WSDDN 256 px',
-        'student 128 px, KD both (WSDDN)',
-        'student 256 px (teacher resolution), no distillation', stage1,
+        'student 64 px, no distillation', 'teacher WSDDN 128 px',
+        'student 64 px, KD both (WSDDN)',
+        'student 128 px (teacher resolution), no distillation', stage1,
         staged, cached, feat
     }
     assert by_model[stage1]['mAP'] == '-'  # no head trained, no validation
@@ -210,12 +210,12 @@ def test_accuracy_tiny(run_script, tmp_path):
             continue
         for col in ('mAP', 'CF1', 'OF1', 'CF1 (top-3)', 'OF1 (top-3)'):
             assert math.isfinite(_number(row[col])), row
-    teacher = by_model['teacher WSDDN 256 px']
+    teacher = by_model['teacher WSDDN 128 px']
     assert math.isfinite(_number(teacher['CorLoc']))
     assert math.isfinite(_number(teacher['det mAP@0.5']))
     _, gains = _table(out, 'distilled student')
     assert [g['distilled student'] for g in gains] == [
-        'student 128 px, KD both (WSDDN)', staged, cached, feat
+        'student 64 px, KD both (WSDDN)', staged, cached, feat
     ]
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The fast data path trains the same model as the per-image pipeline: the
-# benchmark baseline config (PreDecodedDataset + PreDecodedDataPreprocessor)
-# and the same config with the per-image pipeline (LoadImageSafe,
-# RandomFlip, Resize, PackInputs), both shrunk to 64 px and 4 epochs, seed
+# benchmark baseline config (PreDecodedDataset + PreDecodedDataPreprocessor,
+# 64 px) and the same config with the per-image pipeline (LoadImageSafe,
+# RandomFlip, Resize, PackInputs), both shrunk to 4 epochs, seed
 # 0, on a large-preset MultiDigits root (make one with `python
 # tools/benchmarks/accuracy.py --prepare-only --data-root DATA --num-train
 # 2000 --num-val 100`). Prints each run's training losses and val mAP
@@ -14,18 +14,11 @@ OUT=$(realpath -m "${2:-work_dirs/fast_path_check}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$OUT"
 cat > "$OUT/fast.py" <<PY
-_base_ = ['$ROOT/configs/benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-128px.py']
+_base_ = ['$ROOT/configs/benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-64px.py']
 max_epochs = 4
-model = dict(data_preprocessor=dict(views=[dict(pack='cls', scales=[64])]))
-test_pipeline = [
-    dict(type='LoadImageSafe'),
-    dict(type='Resize', scale=(64, 64), keep_ratio=False),
-    dict(type='mmpretrain.PackInputs'),
-]
 train_dataloader = dict(num_workers=2, pin_memory=False,
                         dataset=dict(dataset=dict(data_root='$DATA/')))
-val_dataloader = dict(num_workers=2, dataset=dict(data_root='$DATA/',
-                                                  pipeline=test_pipeline))
+val_dataloader = dict(num_workers=2, dataset=dict(data_root='$DATA/'))
 test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [

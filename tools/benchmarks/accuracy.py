@@ -61,13 +61,13 @@ from bench_utils import (base_dataset, device_name, env_line,  # noqa: E402
                          git_commit, markdown_table, write_report)
 
 _B = 'configs/benchmarks/'
-_KD = 'resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'
+_KD = 'resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'
 #: name -> (config, kind, teacher experiment[, experiment whose student
 #: the run starts from])
 EXPERIMENTS = dict(
-    baseline=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
+    baseline=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-64px.py',
               'student', None),
-    reference=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-256px.py',
+    reference=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
                'student', None),
     teacher_wsddn=(_B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
                    'teacher', None),
@@ -85,20 +85,20 @@ EXPERIMENTS = dict(
     kd_staged_feat=(_B + 'kdwsd-stage2-feat_wsddn-' + _KD, 'kd',
                     'teacher_wsddn', 'kd_stage1'))
 LABELS = dict(
-    baseline='student 128 px, no distillation',
-    reference='student 256 px (teacher resolution), no distillation',
-    teacher_wsddn='teacher WSDDN 256 px',
-    teacher_oicr='teacher OICR 256 px',
-    kd_pred='student 128 px, KD prediction level (WSDDN)',
-    kd_feat='student 128 px, KD feature level (WSDDN)',
-    kd_both='student 128 px, KD both (WSDDN)',
-    kd_both_oicr='student 128 px, KD both (OICR)',
-    kd_stage1='student 128 px, KD stage 1 only (feature level, no head)',
-    kd_staged='student 128 px, KD staged: feature level, then prediction '
+    baseline='student 64 px, no distillation',
+    reference='student 128 px (teacher resolution), no distillation',
+    teacher_wsddn='teacher WSDDN 128 px',
+    teacher_oicr='teacher OICR 128 px',
+    kd_pred='student 64 px, KD prediction level (WSDDN)',
+    kd_feat='student 64 px, KD feature level (WSDDN)',
+    kd_both='student 64 px, KD both (WSDDN)',
+    kd_both_oicr='student 64 px, KD both (OICR)',
+    kd_stage1='student 64 px, KD stage 1 only (feature level, no head)',
+    kd_staged='student 64 px, KD staged: feature level, then prediction '
     'level (WSDDN)',
-    kd_staged_cached='student 128 px, KD staged, stage 2 on cached soft '
+    kd_staged_cached='student 64 px, KD staged, stage 2 on cached soft '
     'targets (WSDDN)',
-    kd_staged_feat='student 128 px, KD staged, stage 2 keeps the feature '
+    kd_staged_feat='student 64 px, KD staged, stage 2 keeps the feature '
     'level (WSDDN)')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'

@@ -85,7 +85,7 @@ SETTINGS = dict(
     multidigits=dict(
         student='configs/_base_/models/resnet18-tiny_mlc.py',
         teacher='configs/_base_/models/wsddn_resnet18_tiny.py',
-        num_classes=10, student_size=128, teacher_size=256, proposals=500,
+        num_classes=10, student_size=64, teacher_size=128, proposals=500,
         infer_batches=(1, 256), teacher_batch=64, train_batch=64,
         teacher_train_batch=16, matmul=8192, channels=32, fc=256, roi=7,
         roialign_batch=16, sampled=64, student_layer=('backbone.layer1', 16),
@@ -110,9 +110,9 @@ SETTINGS = dict(
 #: distillation and baseline configs, on the large MultiDigits data.
 DATA_CONFIGS = {
     'two views': 'configs/benchmarks/kdwsd_wsddn-resnet18-tiny_resnet18-'
-    'tiny_1xb64-30e_multidigits-large-128px.py',
+    'tiny_1xb64-30e_multidigits-large-64px.py',
     'student view': 'configs/benchmarks/resnet18-tiny_1xb64-30e_'
-    'multidigits-large-128px.py',
+    'multidigits-large-64px.py',
 }
 HEADER = ['section', 'measurement', 'setting', 'value', 'unit',
           'ratio / note']

@@ -2,7 +2,7 @@
 # demo found to carry the gain): stage 1, feature level only, no label loss,
 # no validation, half of the 30 student epochs.
 _base_ = [
-    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
+    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'  # noqa
 ]
 max_epochs = 15
 # the official feature loss, as the demo's stage 1

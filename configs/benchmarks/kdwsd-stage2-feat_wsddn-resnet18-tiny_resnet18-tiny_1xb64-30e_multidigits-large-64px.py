@@ -4,7 +4,7 @@
 # student starting from stage 1's (tools/benchmarks/accuracy.py sets
 # model.student.init_cfg to the finished kd_stage1 run of the same seed).
 _base_ = [
-    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
+    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'  # noqa
 ]
 max_epochs = 15
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

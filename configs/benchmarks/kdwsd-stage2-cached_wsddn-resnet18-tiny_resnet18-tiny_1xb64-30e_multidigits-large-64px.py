@@ -3,7 +3,7 @@
 # image (tools/benchmarks/accuracy.py runs cache_soft_targets first and sets
 # soft_target_file), on the fast data path of the online stage 2.
 _base_ = [
-    './kdwsd-stage2_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
+    './kdwsd-stage2_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'  # noqa
 ]
 model = dict(
     pred_distill=dict(soft_targets='cached'),

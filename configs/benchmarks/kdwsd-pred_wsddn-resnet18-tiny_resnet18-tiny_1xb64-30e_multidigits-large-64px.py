@@ -1,5 +1,5 @@
 # Benchmark distilled student, prediction level only (+ labels).
 _base_ = [
-    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-128px.py'  # noqa
+    './kdwsd_wsddn-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'  # noqa
 ]
 model = dict(feat_distill=None)
