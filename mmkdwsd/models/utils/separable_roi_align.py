@@ -46,18 +46,13 @@ def _axis_weights(start: Tensor, end: Tensor, output_size: int, length: int,
                (torch.arange(sampling_ratio, device=start.device) + 0.5) /
                sampling_ratio)  # (P, G) in bins
     pos = start[..., None, None] + offsets * bins[..., None, None]
-    valid = (pos >= -1.0) & (pos <= length)  # mmcv returns 0 outside
-    pos = pos.clamp(min=0.0)
-    low = pos.floor().long()
-    last = low >= length - 1
-    low = low.clamp(max=length - 1)
-    high = torch.where(last, low, low + 1)
-    frac = torch.where(last, torch.zeros_like(pos), pos - low)
-    scale = valid.float() / sampling_ratio
-    weights = pos.new_zeros(pos.shape[:-1] + (length, ))
-    weights.scatter_add_(-1, torch.cat([low, high], -1),
-                         torch.cat([(1 - frac) * scale, frac * scale], -1))
-    return weights
+    # mmcv returns 0 outside [-1, L]; inside, it clamps a sample to
+    # [0, L - 1] and interpolates between the two cells around it, which is
+    # the hat function max(0, 1 - |pos - cell|) of the clamped position
+    scale = ((pos >= -1.0) & (pos <= length)) / float(sampling_ratio)
+    cells = torch.arange(length, device=start.device, dtype=pos.dtype)
+    hat = (1.0 - (pos.clamp(0.0, length - 1.0)[..., None] - cells).abs())
+    return (hat.relu() * scale[..., None]).sum(-2)
 
 
 def separable_roi_align(feat_map: Tensor,
