@@ -51,7 +51,7 @@ def _axis_weights(start: Tensor, end: Tensor, output_size: int, length: int,
     # the hat function max(0, 1 - |pos - cell|) of the clamped position
     scale = ((pos >= -1.0) & (pos <= length)) / float(sampling_ratio)
     cells = torch.arange(length, device=start.device, dtype=pos.dtype)
-    hat = (1.0 - (pos.clamp(0.0, length - 1.0)[..., None] - cells).abs())
+    hat = 1.0 - (pos.clamp(0.0, length - 1.0)[..., None] - cells).abs()
     return (hat.relu() * scale[..., None]).sum(-2)
 
 
