@@ -42,6 +42,7 @@ import cv2
 from mmkdwsd.datasets.proposal_methods import EDGE_MODEL_HELP, METHODS
 from mmkdwsd.datasets.proposals import proposal_key
 from mmkdwsd.utils.fileio import atomic_dump_json, atomic_dump_pickle
+from mmkdwsd.utils.progress import Progress
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -96,6 +97,12 @@ def images_from_config(path: str, split: str) -> List[str]:
 
 def list_images(args: argparse.Namespace) -> List[str]:
     """The image paths to process, in a fixed order."""
+    for flag in ('config', 'ann_file', 'img_list'):
+        path = getattr(args, flag)
+        if path and not osp.isfile(path):
+            sys.exit(f'--{flag.replace("_", "-")} {path}: no such file.')
+    if args.img_dir and not osp.isdir(args.img_dir):
+        sys.exit(f'--img-dir {args.img_dir}: no such folder.')
     if args.config:
         return images_from_config(args.config, args.split)
     if args.ann_file:
@@ -158,21 +165,19 @@ def prepare_parts(parts_dir: str, paths: List[str],
 def run_shards(tasks: list, num_images: int, done: int,
                args: argparse.Namespace) -> int:
     """Compute pending shards with a pool; returns images computed."""
-    from tqdm import tqdm
-    bar = tqdm(
-        total=num_images, initial=done, unit='img', disable=args.no_progress)
     computed = 0
-    if args.workers > 1:
-        with Pool(args.workers) as pool:
-            for n in pool.imap_unordered(compute_shard, tasks):
+    with Progress(num_images, f'proposals ({args.method})', initial=done,
+                  enabled=not args.no_progress) as bar:
+        if args.workers > 1:
+            with Pool(args.workers) as pool:
+                for n in pool.imap_unordered(compute_shard, tasks):
+                    computed += n
+                    bar.update(n)
+        else:
+            for task in tasks:
+                n = compute_shard(task)
                 computed += n
                 bar.update(n)
-    else:
-        for task in tasks:
-            n = compute_shard(task)
-            computed += n
-            bar.update(n)
-    bar.close()
     return computed
 
 
@@ -194,6 +199,9 @@ def main() -> None:
     if args.method == 'edgeboxes' and not args.edge_model:
         sys.exit(EDGE_MODEL_HELP)
     paths = list_images(args)
+    if not paths:
+        sys.exit('No images to process: the given annotations, list or '
+                 'folder name none.')
     keys = [proposal_key(p) for p in paths]
     if len(set(keys)) != len(keys):
         sys.exit('Two images share the key <parent folder>/<file name>; '

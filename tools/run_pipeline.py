@@ -89,6 +89,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--proposal-workers', type=int, default=2, help='proposal processes')
     parser.add_argument(
+        '--no-progress',
+        action='store_true',
+        help='no progress of data generation and proposals')
+    parser.add_argument(
         '--cached-soft-targets',
         action='store_true',
         help='stage 2 on soft targets the teacher computed once per image '
@@ -115,6 +119,8 @@ def prepare_data(args: argparse.Namespace) -> Dict[str, dict]:
     """Generate MultiDigits and its proposals where missing."""
     results = {}
     start = time.perf_counter()
+    # progress of the data tools: a bar on a terminal, plain lines in logs
+    quiet = ['--no-progress'] if args.no_progress else []
     ann = osp.join(args.data_root, 'annotations', 'instances_{}.json')
     if all(osp.isfile(ann.format(s)) for s in ('train', 'val')):
         results['data'] = dict(status='found')
@@ -122,8 +128,8 @@ def prepare_data(args: argparse.Namespace) -> Dict[str, dict]:
         run_tool([
             'tools/generate_multidigits.py', '--preset', args.preset,
             '--out-dir', args.data_root, '--seed',
-            str(args.seed), '--no-progress'
-        ])
+            str(args.seed)
+        ] + quiet)
         results['data'] = dict(
             status='generated', seconds=round(time.perf_counter() - start, 1))
     start = time.perf_counter()
@@ -138,8 +144,8 @@ def prepare_data(args: argparse.Namespace) -> Dict[str, dict]:
             osp.join(args.data_root, split), '--out', out, '--method', 'ss',
             '--topk', '500', '--min-size',
             str(PROPOSAL_MIN_SIZE), '--workers',
-            str(args.proposal_workers), '--no-progress'
-        ])
+            str(args.proposal_workers)
+        ] + quiet)
         results['proposals'] = dict(
             status='generated', seconds=round(time.perf_counter() - start, 1))
     return results
@@ -243,7 +249,8 @@ def train_stage(name: str, cfg: Config) -> dict:
     return dict(done, status='trained')
 
 
-def soft_target_stage(cfg: Config, work_dir: str) -> dict:
+def soft_target_stage(cfg: Config, work_dir: str,
+                      progress: bool = True) -> dict:
     """Cache the frozen teacher's soft targets of the train split (the
     tool resumes from its partial file after an interruption)."""
     done = read_done(work_dir)
@@ -258,7 +265,7 @@ def soft_target_stage(cfg: Config, work_dir: str) -> dict:
         out,
         device='cuda' if torch.cuda.is_available() else 'cpu',
         num_workers=cfg.train_dataloader.num_workers,
-        progress=False)
+        progress=progress)
     done = dict(
         checkpoint=out,
         metrics={},
@@ -382,7 +389,7 @@ def main() -> None:
         stage2_cfg = load_cfg(args.stage2_cached_config,
                               stage_dir('stage2-cached'), args, stage2_opts)
         results['soft_targets'] = soft_target_stage(
-            stage2_cfg, stage_dir('soft_targets'))
+            stage2_cfg, stage_dir('soft_targets'), not args.no_progress)
         stage2_cfg.train_dataloader.dataset.soft_target_file = \
             results['soft_targets']['checkpoint']
     else:

@@ -143,6 +143,9 @@ def export_student(config: Union[str, Config],
     Returns:
         tuple[str, str]: Paths of the checkpoint and of the config.
     """
+    if isinstance(config, str) and not osp.isfile(config):
+        raise FileNotFoundError(
+            f'export: config file "{config}" does not exist')
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     student, prefix = _student_cfg(cfg)
     student = _to_mmpretrain(student, 'model')

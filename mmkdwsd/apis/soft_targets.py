@@ -21,6 +21,7 @@ from mmkdwsd.datasets.soft_targets import (SoftTargetError,
                                            soft_target_key)
 from mmkdwsd.registry import DATASETS, MODELS
 from mmkdwsd.utils.fileio import atomic_dump_pickle
+from mmkdwsd.utils.progress import Progress
 
 
 def teacher_view_pipeline(distiller_cfg: dict) -> list:
@@ -128,7 +129,8 @@ def cache_soft_targets(cfg: Config,
         batch_size (int): Images per teacher forward. Defaults to 8.
         num_workers (int): Dataloader workers. Defaults to 2.
         save_every (int): Batches between progress saves. Defaults to 50.
-        progress (bool): Show a progress bar. Defaults to True.
+        progress (bool): Show the progress (:class:`Progress`). Defaults
+            to True.
 
     Returns:
         dict: ``dict(meta=..., targets=...)``, as written.
@@ -171,12 +173,11 @@ def cache_soft_targets(cfg: Config,
             num_workers=num_workers,
             sampler=dict(type='DefaultSampler', shuffle=False),
             dataset=torch.utils.data.Subset(dataset, todo)))
-    from tqdm import tqdm
-    bar = tqdm(
-        total=len(dataset),
+    bar = Progress(
+        len(dataset),
+        f'soft targets ({split})',
         initial=len(dataset) - len(todo),
-        unit='img',
-        disable=not progress)
+        enabled=progress)
     start, done = time.perf_counter(), 0
     try:
         for i, batch in enumerate(loader):

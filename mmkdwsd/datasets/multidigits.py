@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from mmkdwsd.utils.fileio import atomic_dump_json, atomic_write_bytes
+from mmkdwsd.utils.progress import Progress
 
 NUM_SOURCE_DIGITS = 1797
 CLASSES = tuple(str(d) for d in range(10))
@@ -389,12 +390,12 @@ def generate_split(out_dir: str,
         cfg (dict): Generator settings.
         seed (int): Random seed.
         workers (int): Worker processes. Defaults to 1.
-        progress (bool): Show a tqdm progress bar. Defaults to True.
+        progress (bool): Show the progress (:class:`Progress`). Defaults to
+            True.
 
     Returns:
         str: Path of the json written.
     """
-    from tqdm import tqdm
     ann_path = osp.join(out_dir, 'annotations', f'instances_{split}.json')
     if osp.exists(ann_path):
         os.remove(ann_path)
@@ -403,14 +404,18 @@ def generate_split(out_dir: str,
     num = cfg[f'num_{split}']
     tasks = [(i, split, seed, pool, cfg, img_dir) for i in range(num)]
     source = load_source_digits()
-    bar = dict(total=num, desc=f'MultiDigits {split}', disable=not progress)
-    if workers > 1:
-        with Pool(workers, _init_worker, (source, )) as p:
-            objects = list(
-                tqdm(p.imap(_render_and_save, tasks, chunksize=16), **bar))
-    else:
-        _init_worker(source)
-        objects = [_render_and_save(t) for t in tqdm(tasks, **bar)]
+    objects = []
+    with Progress(num, f'MultiDigits {split}', enabled=progress) as bar:
+        if workers > 1:
+            with Pool(workers, _init_worker, (source, )) as p:
+                for obj in p.imap(_render_and_save, tasks, chunksize=16):
+                    objects.append(obj)
+                    bar.update()
+        else:
+            _init_worker(source)
+            for task in tasks:
+                objects.append(_render_and_save(task))
+                bar.update()
     atomic_dump_json(build_coco(split, objects, cfg, seed), ann_path)
     return ann_path
 

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 
 from mmkdwsd.registry import DATASETS, FUNCTIONS
 from mmkdwsd.utils.fileio import atomic_dump_json
+from mmkdwsd.utils.progress import Progress
 from .transforms.loading import LoadImageSafe
 
 #: Key that marks a batch of :class:`PreDecodedDataset`.
@@ -260,9 +260,10 @@ class PreDecodedDataset:
             f'{self.ann_file} into {self.cache_file} '
             f'({array.nbytes / 2**20:.0f} MiB)',
             logger='current')
-        progress = ProgressBar(len(paths))
         try:
-            with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+            with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool, \
+                    Progress(len(paths), 'PreDecodedDataset: decoding') \
+                    as progress:
                 images = pool.map(lambda p: load(dict(img_path=p))['img'],
                                   paths)
                 for i, (path, img) in enumerate(zip(paths, images)):

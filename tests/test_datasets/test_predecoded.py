@@ -37,8 +37,11 @@ def tiny_copy(tiny_multidigits, tmp_path):
     return root + '/'
 
 
-def test_cache_matches_decoder_and_is_reused(tiny_copy):
+def test_cache_matches_decoder_and_is_reused(tiny_copy, capsys):
     ds = PreDecodedDataset(_inner(tiny_copy))
+    # the decoding's progress (plain lines: the captured stream is no tty)
+    assert 'PreDecodedDataset: decoding: 16/16 img (100%), done in' in \
+        capsys.readouterr().err
     assert ds.cache_file == osp.join(tiny_copy,
                                      'predecoded/instances_train.npy')
     assert len(ds) == 16 and ds.images.shape == (16, 128, 128, 3)

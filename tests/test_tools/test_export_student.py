@@ -12,6 +12,7 @@ from unittest import TestCase
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -161,3 +162,10 @@ class TestExportStudent(TestCase):
                         test_pipeline=[])))
         self.assertEqual(deploy.data_preprocessor,
                          STUDENT['data_preprocessor'])
+
+
+def test_missing_config_is_named(tmp_path):
+    missing = str(tmp_path / 'nope.py')
+    with pytest.raises(FileNotFoundError,
+                       match=f'export: config file "{missing}" does not'):
+        export_student(missing, str(tmp_path / 'x.pth'), str(tmp_path))

@@ -149,13 +149,17 @@ def test_cli(tmp_path, repo_root):
         osp.join(repo_root, 'tools',
                  'generate_multidigits.py'), '--preset', 'small', '--out-dir',
         str(out), '--seed', '1', '--num-train', '4', '--num-val', '2',
-        '--max-digits', '2', '--no-progress'
+        '--max-digits', '2'
     ],
                          capture_output=True,
                          text=True,
                          cwd=repo_root)
     assert res.returncode == 0, res.stderr
     assert 'done in' in res.stdout
+    # progress to a pipe: plain lines, no carriage-return bar
+    assert 'MultiDigits train: 4/4 img (100%), done in' in res.stderr
+    assert 'MultiDigits val: 2/2 img (100%), done in' in res.stderr
+    assert '\r' not in res.stderr
     with open(out / 'annotations' / 'instances_val.json') as f:
         data = json.load(f)
     assert len(data['images']) == 2

@@ -111,6 +111,29 @@ def test_windows_interrupted_then_resumed(data, repo_root, tmp_path,
     assert (np.diff(props['scores']) <= 0).all()
 
 
+def test_progress_in_a_log(data, repo_root, tmp_path):
+    """Output to a pipe (a log, the pipeline's subprocess): plain progress
+    lines with the time left, no carriage-return bar."""
+    out = str(tmp_path / 'win.pkl')
+    cmd = [
+        arg for arg in _cmd(repo_root, data, out, '--method', 'windows',
+                            '--topk', '20', '--shard-size', '4')
+        if arg != '--no-progress'
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=repo_root)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = [
+        line for line in res.stderr.splitlines()
+        if line.startswith('proposals (windows): ')
+    ]
+    assert len(lines) >= 3, res.stderr
+    assert 'left' in lines[0]
+    assert re.match(r'proposals \(windows\): 24/24 img \(100%\), done in',
+                    lines[-1])
+    assert '\r' not in res.stderr
+    assert len(_load(out)) == 24
+
+
 def test_edgeboxes_without_model(data, repo_root, tmp_path, monkeypatch,
                                  capsys):
     _, message = _tool(
@@ -118,6 +141,25 @@ def test_edgeboxes_without_model(data, repo_root, tmp_path, monkeypatch,
         _args(data, str(tmp_path / 'e.pkl'), '--method', 'edgeboxes'))
     assert 'no pip package ships it' in message
     assert 'Pass --edge-model PATH' in message
+
+
+def test_missing_inputs_are_named(data, repo_root, tmp_path, monkeypatch,
+                                  capsys):
+    out = str(tmp_path / 'p.pkl')
+    missing = str(tmp_path / 'missing.json')
+    _, message = _tool(repo_root, monkeypatch, capsys, [
+        '--ann-file', missing, '--img-dir',
+        osp.join(data, 'train'), '--out', out
+    ])
+    assert message == f'--ann-file {missing}: no such file.'
+    _, message = _tool(repo_root, monkeypatch, capsys,
+                       ['--img-dir', str(tmp_path / 'nowhere'), '--out', out])
+    assert message == f'--img-dir {tmp_path / "nowhere"}: no such folder.'
+    os.makedirs(tmp_path / 'empty')
+    _, message = _tool(repo_root, monkeypatch, capsys,
+                       ['--img-dir', str(tmp_path / 'empty'), '--out', out])
+    assert message.startswith('No images to process')
+    assert not osp.exists(out)
 
 
 @pytest.mark.slow

@@ -152,3 +152,24 @@ def test_soft_target_stage_runs_once(tool, tmp_path, monkeypatch):
     # finished: the teacher is not run again
     again = tool.soft_target_stage(cfg, work_dir)
     assert again['status'] == 'done earlier' and len(calls) == 1
+
+
+@pytest.mark.parametrize('no_progress', [False, True])
+def test_data_tools_show_progress_unless_asked(tool, tmp_path, monkeypatch,
+                                               no_progress):
+    commands = []
+    monkeypatch.setattr(tool, 'run_tool', commands.append)
+    args = tool.argparse.Namespace(
+        data_root=str(tmp_path / 'md'),
+        preset='small',
+        seed=0,
+        proposal_workers=2,
+        no_progress=no_progress)
+    results = tool.prepare_data(args)
+    assert results['data']['status'] == 'generated'
+    # the generator, then proposals of both splits
+    assert [osp.basename(c[0]) for c in commands] == [
+        'generate_multidigits.py', 'generate_proposals.py',
+        'generate_proposals.py'
+    ]
+    assert all(('--no-progress' in c) == no_progress for c in commands)

@@ -160,7 +160,7 @@ def prepare_data(args: argparse.Namespace) -> None:
         run_tool([
             'tools/generate_multidigits.py', '--preset', args.preset,
             '--out-dir', args.data_root, '--workers',
-            str(args.data_workers), '--no-progress'
+            str(args.data_workers)
         ] + extra)
     for split in ('train', 'val'):
         out = proposal_file(args, split, absolute=True)
@@ -171,7 +171,7 @@ def prepare_data(args: argparse.Namespace) -> None:
                 osp.join(args.data_root, split), '--out', out, '--method',
                 args.proposal_method, '--topk', '500', '--min-size', '16',
                 '--workers',
-                str(args.data_workers), '--no-progress'
+                str(args.data_workers)
             ])
     # the decoded training images the benchmark configs' fast data path
     # reads, once, before concurrent runs (one per seed) would each start
@@ -273,8 +273,7 @@ def soft_targets(args, cfg, teacher: str, seed: int) -> str:
             proposal_file=proposal_file(args, 'train'),
             device='cuda' if torch.cuda.is_available() else 'cpu',
             batch_size=cfg.train_dataloader.batch_size,
-            num_workers=cfg.train_dataloader.num_workers,
-            progress=False)
+            num_workers=cfg.train_dataloader.num_workers)
     return out
 
 
