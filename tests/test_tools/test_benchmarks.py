@@ -102,6 +102,10 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
                 ('train', "distillation stage 1 step (feature level), 8 of "
                  "the 16 regions per image (the configs' num_sampled), "
                  "roi_op='separable'"),
+                ('train', "distillation stage 1 step (feature level), 8 of "
+                 "the 16 regions per image (the configs' num_sampled), the "
+                 'teacher computing the features of all 16 (as before the '
+                 'draw preceded it)'),
                 ('flops', 'student inference FLOP rate'),
                 ('data', 'student-view fast path / fastest training '
                  'throughput'),
@@ -122,8 +126,8 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
     profiled = {r['measurement']: r for r in rows if r['section'] == 'profile'}
     assert set(profiled) == {
         'baseline', 'teacher', 'teacher-forward', 'stage1', 'stage2',
-        'stage2-feat', 'stage1-sampled', 'stage2-feat-sampled',
-        'stage1-sampled-separable', 'stage2-cached'
+        'stage2-feat', 'stage1-sampled', 'stage1-sampled-teacher-all',
+        'stage2-feat-sampled', 'stage1-sampled-separable', 'stage2-cached'
     }
     assert rows[-len(profiled):] == list(profiled.values())
     for name, row in profiled.items():

@@ -616,12 +616,12 @@ def bench_train(b: Bench) -> None:
     rates = {}
     stages = ['stage1', 'stage2', 'stage2-feat']
     if s['sampled'] < s['proposals']:  # else sampling draws every region
-        stages += ['stage1-sampled', 'stage2-feat-sampled',
-                   'stage1-sampled-separable']
+        stages += ['stage1-sampled', STAGE1_TEACHER_ALL,
+                   'stage2-feat-sampled', 'stage1-sampled-separable']
     else:
         stages.append('stage1-separable')
     for stage in stages:
-        kd = b.build(_distiller_cfg(b, stage))
+        kd = build_distiller(b, stage)
         kd.train()
         if stage == 'stage1':  # teacher forward alone, same batch
             def fwd():
@@ -641,11 +641,14 @@ def bench_train(b: Bench) -> None:
                     'labels)',
                     **{'stage2-feat': 'distillation stage 2 step keeping '
                        'the feature level (the main job\'s)'})[
-                           stage.replace('-sampled', '').replace(
+                           stage.split('-sampled')[0].replace(
                                '-separable', '')]
         if '-sampled' in stage:
             what += (f', {s["sampled"]} of the {s["proposals"]} regions '
                      'per image (the configs\' num_sampled)')
+        if stage == STAGE1_TEACHER_ALL:
+            what += (', the teacher computing the features of all '
+                     f'{s["proposals"]} (as before the draw preceded it)')
         if stage.endswith('-separable'):
             what += ', roi_op=\'separable\''
         b.add('train', what, f'batch {batch}, {dtype}', batch / t, 'img/s',
@@ -674,6 +677,20 @@ def bench_train(b: Bench) -> None:
     b.results['train_max'] = max([base_rate] + list(rates.values()))
     b.results['train_kd_max'] = max(
         rate for stage, rate in rates.items() if stage != 'stage2-cached')
+
+
+#: Stage 1 with sampled regions as it ran before the distiller drew them
+#: ahead of the teacher: the teacher computes every region's features and
+#: the region distiller draws afterwards (same draw, same loss).
+STAGE1_TEACHER_ALL = 'stage1-sampled-teacher-all'
+
+
+def build_distiller(b: Bench, stage: str):
+    """The distiller of a stage of the ``train`` section."""
+    kd = b.build(_distiller_cfg(b, stage))
+    if stage == STAGE1_TEACHER_ALL:
+        kd.region_distiller.draw_proposals = lambda proposals: None
+    return kd
 
 
 def _distiller_cfg(b: Bench, stage: str) -> dict:

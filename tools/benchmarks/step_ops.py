@@ -29,7 +29,8 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from bench_utils import (env_line, markdown_table, median_time,  # noqa: E402
                          top_level_ops)
-from speed import Bench, _distiller_cfg, _step  # noqa: E402
+from speed import (STAGE1_TEACHER_ALL, Bench, _step,  # noqa: E402
+                   build_distiller)
 
 
 def measure(fn, repeats: int):
@@ -56,7 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'operations')
     parser.add_argument('--stages', nargs='+',
                         default=['baseline', 'teacher', 'teacher forward',
-                                 'stage1', 'stage1-sampled', 'stage2',
+                                 'stage1', 'stage1-sampled',
+                                 STAGE1_TEACHER_ALL, 'stage2',
                                  'stage2-feat', 'stage2-cached'])
     return parser.parse_args(argv)
 
@@ -88,9 +90,8 @@ def main(argv=None) -> None:
             model = b.build(b.model_cfg('teacher'))
             loss = (lambda m=model: m.loss(xt, st))
         else:
-            model = b.build(
-                _distiller_cfg(b, 'stage1' if stage == 'teacher forward'
-                               else stage))
+            model = build_distiller(
+                b, 'stage1' if stage == 'teacher forward' else stage)
             if stage == 'teacher forward':
                 fn = (lambda m=model: m.get_teacher_outputs(xt, st))
             elif stage == 'stage2-cached':

@@ -169,6 +169,25 @@ class WSDDN(BaseDetector):
         regions = self.roi_head.forward_regions(x, proposals)
         return {key: regions[key] for key in self.REGION_KEYS}
 
+    def predict_region_feats(self, inputs: Tensor,
+                             proposals: InstanceList) -> Dict:
+        """fc7 features of the given regions only, without the streams:
+        what the feature level alone needs, for the regions it draws (a
+        plain method, like :meth:`predict_regions`).
+
+        Args:
+            inputs (Tensor): Images, shape (N, 3, H, W).
+            proposals (list[:obj:`InstanceData`]): Regions per image, as
+                :meth:`get_proposals` returns them or a subset of them.
+
+        Returns:
+            dict: Per-image lists ``region_feats`` (R_i, D), ``proposals``
+            (R_i, 4) and ``proposal_scores`` (R_i, ), equal to those of
+            :meth:`predict_regions` for the same regions.
+        """
+        return self.roi_head.forward_region_feats(
+            self.extract_feat(inputs), proposals)
+
     def predict(self,
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,

@@ -76,9 +76,13 @@ class KDWSDDistiller(BaseModel):
 
     .. code:: text
 
-        loss(): get_teacher_outputs() -> teacher.predict_regions()
+        loss(): teacher_outputs_for_loss()
+                                       -> teacher.predict_regions()
                                           (skipped: cached soft targets
-                                           and no feature level)
+                                           and no feature level;
+                                           predict_region_feats() of the
+                                           drawn regions: feature level
+                                           alone, sampled)
                 extract_student()      -> backbone -> neck -> head (once)
                 loss_by_gt_labels()    -> student.loss_cls
                 loss_feat()            -> region_distiller()
@@ -379,6 +383,36 @@ class KDWSDDistiller(BaseModel):
         self.teacher.eval()
         return self.teacher.predict_regions(inputs, data_samples)
 
+    @torch.no_grad()
+    def teacher_outputs_for_loss(self, inputs: Tensor,
+                                 data_samples: list) -> dict:
+        """What this step's losses need from the teacher, and no more.
+
+        The feature level alone with ``num_sampled`` (stage 1, ``'all'``
+        regions) uses the fc7 features of a random subset of each image's
+        proposals and nothing else of the teacher: the subset is drawn
+        first (:meth:`RegionDistiller.draw_proposals`) and the teacher
+        computes those regions' features only
+        (``WSDDN.predict_region_feats``), the same values as the full
+        forward's for those regions. Otherwise: :meth:`get_teacher_outputs`.
+
+        Args:
+            inputs (Tensor): Teacher view, shape (N, 3, H, W).
+            data_samples (list[DetDataSample]): With ``proposals``.
+
+        Returns:
+            dict: :meth:`get_teacher_outputs`'s, or ``region_feats``,
+            ``proposals`` and ``proposal_scores`` of the drawn regions.
+        """
+        if self.pred_cfg is None and hasattr(self.teacher,
+                                             'predict_region_feats'):
+            drawn = self.region_distiller.draw_proposals(
+                self.teacher.get_proposals(data_samples))
+            if drawn is not None:
+                self.teacher.eval()
+                return self.teacher.predict_region_feats(inputs, drawn)
+        return self.get_teacher_outputs(inputs, data_samples)
+
     # ----------------------------------------------------------------- loss
     def loss(self, inputs: Union[Dict[str, Tensor], Tensor],
              data_samples: Union[Dict[str, list], list]) -> Dict[str, Tensor]:
@@ -409,8 +443,8 @@ class KDWSDDistiller(BaseModel):
                     'the feature level and online soft targets need: use a '
                     "two-view (mmdet.MultiBranch) train pipeline, or "
                     "pred_distill.soft_targets='cached' without feat_distill")
-            teacher_out = self.get_teacher_outputs(teacher_inputs,
-                                                   teacher_samples)
+            teacher_out = self.teacher_outputs_for_loss(
+                teacher_inputs, teacher_samples)
         feat_map, logits = self.extract_student(student_inputs)
         losses = dict()
         if self.sup_weight > 0:

@@ -4,8 +4,9 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmcv.ops import roi_align
-from mmdet.utils import ConfigType, OptMultiConfig
+from mmdet.utils import ConfigType, InstanceList, OptMultiConfig
 from mmengine.model import BaseModule
+from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
@@ -188,10 +189,57 @@ class RegionDistiller(BaseModule):
             tuple[Tensor, Tensor]: Indices (N, S) into each image's regions,
             distinct per row, and weights (N, S) with mean 1 per row.
         """
-        index = torch.rand(
+        index = self._draw_batched(objectness)
+        return index, self.objectness_weights(objectness.gather(1, index))
+
+    def _draw_batched(self, objectness: Tensor) -> Tensor:
+        """(N, S) distinct random indices per row of (N, R) scores."""
+        return torch.rand(
             objectness.shape, device=objectness.device).topk(
                 self.num_sampled, dim=1).indices
-        return index, self.objectness_weights(objectness.gather(1, index))
+
+    def draw_proposals(self,
+                       proposals: InstanceList) -> Optional[InstanceList]:
+        """Draw the regions of this step before the teacher runs.
+
+        In ``'all'`` mode with ``num_sampled``, which regions are distilled
+        depends on the proposals alone (their number and, for the weights,
+        their own scores), so the teacher can compute the features of the
+        drawn regions only (:meth:`WSDDN.predict_region_feats`): in the
+        paper setting 128 of 500 regions through fc6 / fc7. The draw is
+        :meth:`forward`'s (one random subset of ``num_sampled`` per image
+        holding more), and :meth:`forward` then keeps every region it is
+        given and weights them by their scores as it would have.
+
+        Args:
+            proposals (list[:obj:`InstanceData`]): ``bboxes`` (R_i, 4) and
+                ``scores`` (R_i, ) per image.
+
+        Returns:
+            list[:obj:`InstanceData`] | None: At most ``num_sampled``
+            regions per image; None when this distiller draws nothing here
+            (``'topk'`` mode needs the teacher's scores; no
+            ``num_sampled``; no image with more regions than that).
+        """
+        counts = [len(p) for p in proposals]
+        if self.regions != 'all' or not any(map(self.samples, counts)):
+            return None
+        if same_region_count(counts):  # one draw for the batch
+            scores = torch.stack([p.scores for p in proposals])
+            index = self._draw_batched(scores)
+            boxes = torch.stack([p.bboxes for p in proposals]).gather(
+                1, index[..., None].expand(-1, -1, 4))
+            return [
+                InstanceData(bboxes=b, scores=sc) for b, sc in zip(
+                    boxes.unbind(), scores.gather(1, index).unbind())
+            ]
+        drawn = []
+        for p in proposals:
+            if self.samples(len(p)):
+                keep = torch.randperm(len(p), device=p.scores.device)
+                p = p[keep[:self.num_sampled]]
+            drawn.append(p)
+        return drawn
 
     def batched(self, teacher_out: dict) -> bool:
         """Whether this batch is selected as a whole (:meth:`gather_batched`):

@@ -80,9 +80,9 @@ class WSDDNRoIHead(BaseRoIHead):
     def init_assigner_sampler(self) -> None:
         """No assigner or sampler: there are no box targets."""
 
-    def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor,
-                      objectness: Tensor) -> Tuple:
-        """Pool the regions, weight them by objectness, run the bbox head.
+    def _pool_regions(self, x: Tuple[Tensor], rois: Tensor,
+                      objectness: Tensor) -> Tensor:
+        """Pool the regions and weight them by objectness.
 
         Args:
             x (tuple[Tensor]): Feature maps, each (N, C, H, W).
@@ -90,7 +90,8 @@ class WSDDNRoIHead(BaseRoIHead):
             objectness (Tensor): Proposal scores, shape (R, ).
 
         Returns:
-            tuple: Outputs of :meth:`WSDDNBBoxHead.forward`.
+            Tensor: Pooled regions (R, C, S, S), through the shared head if
+            any: the bbox head's input.
         """
         feats = x[:self.bbox_roi_extractor.num_inputs]
         if feats[0].dtype == torch.bfloat16:
@@ -101,7 +102,16 @@ class WSDDNRoIHead(BaseRoIHead):
         bbox_feats = bbox_feats * weight.to(bbox_feats.dtype).view(-1, 1, 1, 1)
         if self.with_shared_head:
             bbox_feats = self.shared_head(bbox_feats)
-        return self.bbox_head(bbox_feats)
+        return bbox_feats
+
+    def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor,
+                      objectness: Tensor) -> Tuple:
+        """:meth:`_pool_regions`, then the bbox head.
+
+        Returns:
+            tuple: Outputs of :meth:`WSDDNBBoxHead.forward`.
+        """
+        return self.bbox_head(self._pool_regions(x, rois, objectness))
 
     def _forward_batch(self, x: Tuple[Tensor],
                        rpn_results_list: InstanceList) -> Tuple[list, Tuple]:
@@ -110,10 +120,16 @@ class WSDDNRoIHead(BaseRoIHead):
         Returns:
             tuple: Boxes per image (R_i, 4) and the bbox head outputs.
         """
+        bboxes, rois, objectness = self._batch_regions(rpn_results_list)
+        return bboxes, self._bbox_forward(x, rois, objectness)
+
+    @staticmethod
+    def _batch_regions(
+            rpn_results_list: InstanceList) -> Tuple[list, Tensor, Tensor]:
+        """Boxes per image (R_i, 4), RoIs (R, 5) and objectness (R, )."""
         bboxes = [get_box_tensor(r.bboxes) for r in rpn_results_list]
         objectness = torch.cat([r.scores for r in rpn_results_list])
-        return bboxes, self._bbox_forward(x, rois_from_boxes(bboxes),
-                                          objectness)
+        return bboxes, rois_from_boxes(bboxes), objectness
 
     def forward_regions(self, x: Tuple[Tensor],
                         rpn_results_list: InstanceList) -> Dict[str, list]:
@@ -148,6 +164,30 @@ class WSDDNRoIHead(BaseRoIHead):
             proposal_scores=[r.scores for r in rpn_results_list],
             region_scores=region_scores,
             refine_logits=refine_logits)
+
+    def forward_region_feats(
+            self, x: Tuple[Tensor],
+            rpn_results_list: InstanceList) -> Dict[str, list]:
+        """The fc7 features of the given regions alone (no streams): what
+        the feature level needs, for the regions it uses.
+
+        Args:
+            x (tuple[Tensor]): Feature maps, each (N, C, H, W).
+            rpn_results_list (list[:obj:`InstanceData`]): Regions per image
+                (``bboxes`` (R_i, 4), ``scores`` (R_i, )), all non-empty.
+
+        Returns:
+            dict: Per-image lists ``region_feats`` (R_i, D), ``proposals``
+            (R_i, 4) and ``proposal_scores`` (R_i, ), equal to those of
+            :meth:`forward_regions` for the same regions.
+        """
+        bboxes, rois, objectness = self._batch_regions(rpn_results_list)
+        region_feats = self.bbox_head.forward_feats(
+            self._pool_regions(x, rois, objectness))
+        return dict(
+            region_feats=list(region_feats.split([len(b) for b in bboxes])),
+            proposals=bboxes,
+            proposal_scores=[r.scores for r in rpn_results_list])
 
     def forward(self,
                 x: Tuple[Tensor],

@@ -175,6 +175,35 @@ class TestWSDDN(TestCase):
             img_scores,
             torch.stack([s.sum(0) for s in regions['region_scores']]))
 
+    def test_predict_region_feats_of_a_subset(self):
+        for num_refine in (0, 2):  # WSDDN and OICR share fc6 / fc7
+            model = self._build(num_refine=num_refine)
+            model.eval()
+            data = self._data(model, False, num_proposals=(16, 9))
+            with torch.no_grad():
+                full = model.predict_regions(**data)
+                proposals = model.get_proposals(data['data_samples'])
+                keep = [torch.tensor([15, 0, 7]), torch.tensor([4, 8])]
+                subset = [p[k] for p, k in zip(proposals, keep)]
+
+                def no_stream(*args):
+                    raise AssertionError('a stream ran')
+
+                # the streams are not run: only fc6 / fc7
+                head = model.roi_head.bbox_head
+                for fc in [head.fc_cls, head.fc_det, *head.fc_refine]:
+                    fc.register_forward_pre_hook(no_stream)
+                part = model.predict_region_feats(data['inputs'], subset)
+            self.assertEqual(set(part),
+                             {'region_feats', 'proposals', 'proposal_scores'})
+            for i, k in enumerate(keep):
+                torch.testing.assert_close(part['region_feats'][i],
+                                           full['region_feats'][i][k])
+                torch.testing.assert_close(part['proposals'][i],
+                                           full['proposals'][i][k])
+                torch.testing.assert_close(part['proposal_scores'][i],
+                                           full['proposal_scores'][i][k])
+
     def test_predict(self):
         for num_refine in (0, 3):
             model = self._build(num_refine)

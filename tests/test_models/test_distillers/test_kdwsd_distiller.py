@@ -330,15 +330,40 @@ class TestKDWSDConfigs(TestCase):
         osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py'
 
-    def build(self, prefix: str):
+    def build(self, prefix: str, **feat_distill):
         from mmengine.config import Config
         cfg = Config.fromfile(
             osp.join(self.ROOT, 'configs', 'kdwsd', prefix + self.TAIL))
         cfg.model.teacher_cfg = osp.join(self.ROOT, cfg.model.teacher_cfg)
         if cfg.model.student.get('init_cfg'):
             cfg.model.student.init_cfg = None  # no stage-1 checkpoint here
+        if feat_distill:
+            cfg.model.feat_distill.update(feat_distill)
         torch.manual_seed(0)
         return MODELS.build(cfg.model)
+
+    def test_stage1_teacher_computes_the_drawn_regions_only(self):
+        """Stage 1 draws its regions before the real WSDDN teacher runs,
+        which then runs fc6 / fc7 on those alone and no stream: the loss
+        is the one of the full teacher forward with the same draw."""
+        model = self.build('kdwsd-stage1_', num_sampled=5)
+        model.train()
+        data = model.data_preprocessor(
+            toy_kd_batch(teacher_size=64, student_size=32), True)
+        fc6 = model.teacher.roi_head.bbox_head.shared_fcs[0]
+        rows = []
+        fc6.register_forward_hook(lambda m, x, y: rows.append(len(y)))
+        torch.manual_seed(3)
+        stream = model.teacher.roi_head.bbox_head.fc_cls.register_forward_hook(
+            lambda *args: self.fail('a teacher stream ran'))
+        loss = model(**data, mode='loss')['distill.loss_feat']
+        stream.remove()
+        self.assertEqual(rows, [2 * 5])  # not the 2 x 16 proposals
+        model.region_distiller.draw_proposals = lambda proposals: None
+        torch.manual_seed(3)
+        full = model(**data, mode='loss')['distill.loss_feat']
+        self.assertEqual(rows, [10, 2 * 16])
+        torch.testing.assert_close(loss, full)
 
     def test_stages(self):
         expected = {

@@ -3,6 +3,7 @@
 box scaling."""
 import pytest
 import torch
+from mmengine.structures import InstanceData
 
 from mmkdwsd.registry import MODELS
 from mmkdwsd.utils import register_all_modules
@@ -143,6 +144,55 @@ def test_batched_only_where_it_applies():
     ragged_loss = distiller.loss_feat(pred, target, weight,
                                       avg_factor=len(target))
     torch.testing.assert_close(loss, ragged_loss)
+
+
+def _proposals(out):
+    return [
+        InstanceData(bboxes=b, scores=sc)
+        for b, sc in zip(out['proposals'], out['proposal_scores'])
+    ]
+
+
+def test_draw_proposals_only_where_it_applies():
+    same = _proposals(_teacher_out([[1.0] * 6, [1.0] * 6]))
+    assert _distiller().draw_proposals(same) is None  # no num_sampled
+    assert _distiller(num_sampled=6).draw_proposals(same) is None  # all
+    # 'topk' selects by the teacher's scores: nothing to draw before it
+    assert _distiller(regions='topk', num_sampled=4).draw_proposals(
+        same) is None
+
+
+@pytest.mark.parametrize('counts', [(6, 6), (6, 3)], ids=['same', 'ragged'])
+def test_drawing_before_the_teacher_gives_the_same_loss(counts):
+    """Drawing the regions first (the teacher then computes the features of
+    those alone) is the draw forward() makes: same regions, weights, loss."""
+    out = _teacher_out([[0.1 * (i + 1) for i in range(n)] for n in counts])
+    distiller = _distiller(num_sampled=4)
+    feat_map, student = torch.rand(2, 4, 8, 8), torch.zeros(2, 3, 32, 32)
+    scales, labels = [(0.5, 0.5)] * 2, [None, None]
+    torch.manual_seed(1)
+    drawn = distiller.draw_proposals(_proposals(out))
+    assert [len(p) for p in drawn] == [min(n, 4) for n in counts]
+    rows = []
+    for p, boxes, scores in zip(drawn, out['proposals'],
+                                out['proposal_scores']):
+        # each drawn region is one of the image's, with its own score
+        index = [int((boxes == b).all(1).nonzero()) for b in p.bboxes]
+        assert len(set(index)) == len(index)
+        torch.testing.assert_close(p.scores, scores[index])
+        rows.append(index)
+    drawn_out = dict(
+        proposals=[p.bboxes for p in drawn],
+        proposal_scores=[p.scores for p in drawn],
+        region_feats=[f[i] for f, i in zip(out['region_feats'], rows)])
+    loss = distiller(feat_map, student, drawn_out, scales, labels)
+    torch.manual_seed(1)  # forward() draws the same regions itself
+    torch.testing.assert_close(
+        loss, distiller(feat_map, student, out, scales, labels))
+    # and another draw gives another loss: the draw is used
+    torch.manual_seed(2)
+    assert not torch.allclose(
+        loss, distiller(feat_map, student, out, scales, labels))
 
 
 @pytest.mark.parametrize('num_sampled', [None, 4])

@@ -138,6 +138,11 @@ class WSDDNBBoxHead(BaseModule):
         """bool: Whether the head has OICR refinement streams."""
         return self.num_refine > 0
 
+    def forward_feats(self, x: Tensor) -> Tensor:
+        """fc6/fc7 alone: the region features (R, D) of pooled regions
+        (R, C, S, S), without the streams."""
+        return self.shared_fcs(x.flatten(1))
+
     def forward(self,
                 x: Tensor) -> Tuple[Tensor, Tensor, List[Tensor], Tensor]:
         """Run fc6/fc7 and all streams on the pooled regions of a batch.
@@ -155,7 +160,7 @@ class WSDDNBBoxHead(BaseModule):
               refinement stream (empty list if ``num_refine == 0``).
             - region_feats (Tensor): fc7 features, shape (R, D).
         """
-        region_feats = self.shared_fcs(x.flatten(1))
+        region_feats = self.forward_feats(x)
         refine_logits = [fc(region_feats) for fc in self.fc_refine]
         return (self.fc_cls(region_feats), self.fc_det(region_feats),
                 refine_logits, region_feats)
