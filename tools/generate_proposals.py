@@ -152,8 +152,13 @@ def prepare_parts(parts_dir: str, paths: List[str],
         num_images=len(paths))
     meta_path = osp.join(parts_dir, 'settings.json')
     if osp.exists(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f)
+        try:
+            with open(meta_path) as f:
+                old = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit(f'{meta_path} is unreadable ({e}); it names the '
+                     f'settings of the work in {parts_dir}: delete that '
+                     'folder to start over.')
         if old != settings:
             sys.exit(f'{parts_dir} holds work from other settings ({old}); '
                      'delete it to start over.')

@@ -24,7 +24,6 @@ latest checkpoint). Example::
     python tools/run_pipeline.py --work-dir work_dirs/demo
 """
 import argparse
-import json
 import os
 import os.path as osp
 import subprocess
@@ -44,6 +43,7 @@ from mmkdwsd.apis import cache_soft_targets, export_student  # noqa: E402
 from mmkdwsd.compat import find_latest_checkpoint  # noqa: E402
 from mmkdwsd.utils.fileio import atomic_dump_json  # noqa: E402
 from mmkdwsd.utils.fileio import atomic_write_text  # noqa: E402
+from mmkdwsd.utils.fileio import read_done_marker  # noqa: E402
 
 TAIL = 'wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py'
 CONFIGS = dict(
@@ -187,12 +187,10 @@ def final_checkpoint(cfg: Config) -> str:
 
 def read_done(work_dir: str) -> Optional[dict]:
     """The done-marker of a finished stage (None if unfinished)."""
-    marker = osp.join(work_dir, DONE)
-    if not osp.isfile(marker):
+    done = read_done_marker(osp.join(work_dir, DONE))
+    if done is None or not osp.isfile(str(done.get('checkpoint', ''))):
         return None
-    with open(marker) as f:
-        done = json.load(f)
-    return done if osp.isfile(done.get('checkpoint', '')) else None
+    return done
 
 
 def check_classes(runner: Runner) -> None:

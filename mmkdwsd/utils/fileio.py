@@ -7,11 +7,12 @@ Windows. A run killed at any point therefore leaves either the old file or
 the new complete one, never a truncated file that a later run would trust.
 """
 import json
+import logging
 import os
 import os.path as osp
 import pickle
 import tempfile
-from typing import Any
+from typing import Any, Optional
 
 
 def _umask() -> int:
@@ -102,3 +103,38 @@ def load_pickle_file(path: str, what: str, hint: str,
         return mmengine.load(path, file_format='pkl')
     except Exception as e:
         raise error_cls(f'Cannot read {what.lower()} {path}: {e!r}') from e
+
+
+def read_done_marker(path: str) -> Optional[dict]:
+    """The ``done.json`` of a finished stage or run, or None.
+
+    The tools write these markers atomically, so an unreadable one was
+    damaged from outside (an editor, a full disk); the stage then counts as
+    unfinished (its training resumes from its checkpoints, nothing is
+    lost) and a warning names the file.
+
+    Args:
+        path (str): The marker file.
+
+    Returns:
+        dict | None: Its content; None when it is missing, unreadable or not
+        a JSON object.
+    """
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path, encoding='utf-8') as f:
+            done = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        done = e
+    if isinstance(done, dict):
+        return done
+    from mmengine.logging import print_log
+    problem = f'{done!r}' if isinstance(done, Exception) else \
+        f'holds a {type(done).__name__}, not an object'
+    print_log(
+        f'done-marker {path} is unreadable ({problem}): the stage counts '
+        'as unfinished and resumes from its checkpoints',
+        logger='current',
+        level=logging.WARNING)
+    return None

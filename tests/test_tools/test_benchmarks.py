@@ -156,8 +156,13 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
                 experiment=name, seed=seed,
                 metrics={f'{prefix}mAP': value}, commit='abc', date='d',
                 device='cpu')))
+    # a damaged marker (a fourth seed) is skipped with a warning naming it
+    broken = tmp_path / 'kd_staged_feat' / 'seed3' / 'done.json'
+    broken.parent.mkdir()
+    broken.write_text('{"experiment": "kd_staged_feat", "se')
     out = run_script('accuracy.py', '--aggregate', '--work-dir',
                      str(tmp_path))
+    assert f'done-marker {broken} is unreadable' in out
     header, rows = _table(out, 'distilled student')
     assert header[-2:] == ['gap recovered per seed', 'gain > 2 std']
     by_model = {r['distilled student']: r for r in rows}

@@ -85,6 +85,17 @@ def test_windows_interrupted_then_resumed(data, repo_root, tmp_path,
         _args(data, out, '--method', 'windows', '--topk', '7', '--shard-size',
               '5'))
     assert 'holds work from other settings' in message
+    # a damaged settings file is named; the finished shards stay
+    settings = out + '.parts/settings.json'
+    with open(settings) as f:
+        good = f.read()
+    with open(settings, 'w') as f:
+        f.write(good[:10])
+    _, message = tool()
+    assert message.startswith(f'{settings} is unreadable')
+    assert osp.exists(out + '.parts/shard_000001.pkl')
+    with open(settings, 'w') as f:
+        f.write(good)
     log, _ = tool('--workers', '2')
     assert 'Resuming: 10 of 24 images already done' in log
     assert re.search(r'14 images in [\d.]+s \([\d.]+ images/s, 2 workers', log)

@@ -2,6 +2,7 @@
 """tools/run_pipeline.py: finished stages are never retrained, interrupted
 stages resume, and the results table holds the three models."""
 import importlib.util
+import logging
 import json
 import os
 import os.path as osp
@@ -173,3 +174,23 @@ def test_data_tools_show_progress_unless_asked(tool, tmp_path, monkeypatch,
         'generate_proposals.py'
     ]
     assert all(('--no-progress' in c) == no_progress for c in commands)
+
+
+@pytest.mark.parametrize('text', ['{bad', '[1, 2]', '\xff'])
+def test_damaged_marker_counts_as_unfinished(tool, tmp_path, text):
+    ckpt = tmp_path / 'epoch_3.pth'
+    ckpt.write_bytes(b'weights')
+    (tmp_path / 'done.json').write_text(text, encoding='latin-1')
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        assert tool.read_done(str(tmp_path)) is None
+    finally:
+        logger.removeHandler(handler)
+    message = ' '.join(r.getMessage() for r in records)
+    assert f'done-marker {tmp_path / "done.json"} is unreadable' in message
+    assert ckpt.exists()  # nothing removed: training resumes from it

@@ -195,11 +195,8 @@ def proposal_file(args, split: str, absolute: bool = False) -> str:
 
 # ---------------------------------------------------------------- training
 def read_done(work_dir: str):
-    path = osp.join(work_dir, DONE)
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    from mmkdwsd.utils import read_done_marker
+    return read_done_marker(osp.join(work_dir, DONE))
 
 
 def build_cfg(args, name: str, seed: int, work_dir: str):
@@ -366,9 +363,9 @@ def aggregate(args) -> str:
     runs = {}
     for path in sorted(glob.glob(osp.join(args.work_dir, '*', 'seed*',
                                           DONE))):
-        with open(path) as f:
-            done = json.load(f)
-        runs.setdefault(done['experiment'], []).append(done)
+        done = read_done(osp.dirname(path))
+        if done is not None and 'experiment' in done:
+            runs.setdefault(done['experiment'], []).append(done)
     stats, rows = {}, []
     for name in EXPERIMENTS:
         if name not in runs:
