@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import os.path as osp
+import pickle
 import re
 from typing import Iterator, Optional
 
@@ -48,7 +49,15 @@ def load_trusted_local_checkpoint(filename: str,
     if not osp.isfile(filename):
         raise FileNotFoundError(
             f'checkpoint file "{filename}" does not exist or is not a file')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(
+            filename, map_location=map_location, weights_only=False)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        # a truncated zip reads as "[Errno 22] Invalid argument"
+        raise RuntimeError(
+            f'checkpoint file "{filename}" cannot be read: {e} (a '
+            'truncated file, from a copy or download cut short, or one '
+            'that is not a PyTorch checkpoint reads so)') from e
 
 
 @contextlib.contextmanager

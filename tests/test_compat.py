@@ -51,6 +51,17 @@ def test_missing_checkpoint_names_the_file(tmp_path):
         CheckpointLoader.load_checkpoint(missing)
 
 
+@pytest.mark.parametrize('keep', [0.5, 0.0], ids=['truncated', 'empty'])
+def test_damaged_checkpoint_names_the_file(runner_ckpt, tmp_path, keep):
+    with open(runner_ckpt, 'rb') as f:
+        data = f.read()
+    damaged = tmp_path / 'cut.pth'
+    damaged.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(RuntimeError,
+                       match=f'checkpoint file "{damaged}" cannot be read'):
+        CheckpointLoader.load_checkpoint(str(damaged), map_location='cpu')
+
+
 def test_onnx_export_defaults_to_torchscript(tmp_path):
     # The problem: torch >= 2.9 defaults to the dynamo exporter, which
     # mmdeploy 1.3.1's rewriters do not hook.
