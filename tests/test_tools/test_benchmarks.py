@@ -162,7 +162,7 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
     broken.write_text('{"experiment": "kd_staged_feat", "se')
     out = run_script('accuracy.py', '--aggregate', '--work-dir',
                      str(tmp_path))
-    assert f'done-marker {broken} is unreadable' in out
+    assert f'skipped {broken}: not a readable done-marker' in out
     header, rows = _table(out, 'distilled student')
     assert header[-2:] == ['gap recovered per seed', 'gain > 2 std']
     by_model = {r['distilled student']: r for r in rows}

@@ -2,8 +2,8 @@
 """tools/run_pipeline.py: finished stages are never retrained, interrupted
 stages resume, and the results table holds the three models."""
 import importlib.util
-import logging
 import json
+import logging
 import os
 import os.path as osp
 

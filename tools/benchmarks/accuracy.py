@@ -364,8 +364,10 @@ def aggregate(args) -> str:
     for path in sorted(glob.glob(osp.join(args.work_dir, '*', 'seed*',
                                           DONE))):
         done = read_done(osp.dirname(path))
-        if done is not None and 'experiment' in done:
-            runs.setdefault(done['experiment'], []).append(done)
+        if done is None or 'experiment' not in done:
+            print(f'skipped {path}: not a readable done-marker', flush=True)
+            continue
+        runs.setdefault(done['experiment'], []).append(done)
     stats, rows = {}, []
     for name in EXPERIMENTS:
         if name not in runs:
