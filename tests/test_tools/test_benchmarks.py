@@ -255,6 +255,24 @@ def test_region_selection_tiny(run_script):
     assert ops['batched'] < ops['per image']
 
 
+def test_sample_packing_tiny(run_script, tiny_multidigits):
+    out = run_script('sample_packing.py', '--data-root', tiny_multidigits,
+                     '--proposal-file', 'proposals/ss_train.pkl',
+                     '--batches', '2', '--rounds', '1')
+    header, rows = _table(out, 'view')
+    assert header[-1] == 'speed-up'
+    assert [(r['view'], r['metainfo'].split()[0]) for r in rows] == [
+        ('student view', 'set_metainfo'), ('student view', 'set_field'),
+        ('two views', 'set_metainfo'), ('two views', 'set_field')]
+    for row in rows:
+        assert math.isfinite(_number(row['img/s'])) and \
+            _number(row['img/s']) > 0
+    # the preprocessor keeps its own way of setting metainfo afterwards
+    from mmkdwsd.models.data_preprocessors import \
+        predecoded_data_preprocessor as module
+    assert module._with_metainfo.__module__ == module.__name__
+
+
 def test_step_ops_tiny(run_script):
     out = run_script('step_ops.py', '--setting', 'demo', '--batch', '2',
                      '--repeats', '1', '--stages', 'baseline', 'stage2',

@@ -146,8 +146,16 @@ def test_multi_scale_and_pass_through(tiny_multidigits, batch):
             type='PreDecodedDataPreprocessor',
             preprocessor=DET,
             views=[dict(pack='det', scales=[48, 64, 80])]))
-    sizes = {processor(batch, True)['inputs'].shape[-1] for _ in range(12)}
+    before = [dict(meta) for meta in batch['metainfo']]
+    outs = [processor(batch, True) for _ in range(12)]
+    sizes = {out['inputs'].shape[-1] for out in outs}
     assert sizes <= {48, 64, 80} and len(sizes) > 1
+    # each batch's samples keep their own metainfo (set without a deep
+    # copy), and the dataset's is untouched
+    for out in outs:
+        size = out['inputs'].shape[-1]
+        assert all(s.img_shape == (size, size) for s in out['data_samples'])
+    assert batch['metainfo'] == before
     assert processor(batch, False)['inputs'].shape[-1] == 48
     # a batch of the per-image pipeline goes to the wrapped preprocessor
     dataset = DATASETS.build(
