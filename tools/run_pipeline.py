@@ -91,7 +91,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--no-progress',
         action='store_true',
-        help='no progress of data generation and proposals')
+        help='no progress of data generation, proposals and soft targets')
     parser.add_argument(
         '--cached-soft-targets',
         action='store_true',

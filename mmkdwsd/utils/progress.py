@@ -5,8 +5,8 @@ On a terminal it is a tqdm bar. Where the output goes to a pipe or a log
 file (``make demo > log``, the pipeline's subprocesses under a job runner,
 the GPU session's logs) a bar's carriage returns would pile up into one
 unreadable line, so :class:`Progress` prints a plain line each time another
-10% is done, and at least once a minute, with the elapsed time and an
-estimate of the time left.
+10% is done, and when items finish more than a minute after the last line,
+with the elapsed time and an estimate of the time left.
 """
 import sys
 import time
@@ -28,8 +28,8 @@ class Progress:
             Defaults to None: a bar when ``file`` is a terminal.
         every (float): Fraction of ``total`` between plain lines.
             Defaults to 0.1.
-        interval (float): At most this many seconds between plain lines.
-            Defaults to 60.
+        interval (float): Seconds after which an update prints a plain
+            line even within the 10% step. Defaults to 60.
 
     Example:
         >>> with Progress(len(paths), 'proposals') as progress:
