@@ -81,8 +81,9 @@ class KDWSDDistiller(BaseModel):
                                           (skipped: cached soft targets
                                            and no feature level;
                                            predict_region_feats() of the
-                                           drawn regions: feature level
-                                           alone, sampled)
+                                           drawn regions: feature level,
+                                           sampled, no online soft
+                                           targets)
                 extract_student()      -> backbone -> neck -> head (once)
                 loss_by_gt_labels()    -> student.loss_cls
                 loss_feat()            -> region_distiller()
@@ -388,13 +389,15 @@ class KDWSDDistiller(BaseModel):
                                  data_samples: list) -> dict:
         """What this step's losses need from the teacher, and no more.
 
-        The feature level alone with ``num_sampled`` (stage 1, ``'all'``
-        regions) uses the fc7 features of a random subset of each image's
-        proposals and nothing else of the teacher: the subset is drawn
-        first (:meth:`RegionDistiller.draw_proposals`) and the teacher
-        computes those regions' features only
-        (``WSDDN.predict_region_feats``), the same values as the full
-        forward's for those regions. Otherwise: :meth:`get_teacher_outputs`.
+        The feature level with ``num_sampled`` (``'all'`` regions), alone
+        (stage 1) or with cached soft targets, uses the fc7 features of a
+        random subset of each image's proposals and nothing else of the
+        teacher: the subset is drawn first
+        (:meth:`RegionDistiller.draw_proposals`) and the teacher computes
+        those regions' features only (``WSDDN.predict_region_feats``), the
+        same values as the full forward's for those regions. Otherwise
+        (online soft targets need every region's scores):
+        :meth:`get_teacher_outputs`.
 
         Args:
             inputs (Tensor): Teacher view, shape (N, 3, H, W).
@@ -404,8 +407,10 @@ class KDWSDDistiller(BaseModel):
             dict: :meth:`get_teacher_outputs`'s, or ``region_feats``,
             ``proposals`` and ``proposal_scores`` of the drawn regions.
         """
-        if self.pred_cfg is None and hasattr(self.teacher,
-                                             'predict_region_feats'):
+        online_targets = self.pred_cfg is not None and \
+            not self.cached_targets
+        if not online_targets and hasattr(self.teacher,
+                                          'predict_region_feats'):
             drawn = self.region_distiller.draw_proposals(
                 self.teacher.get_proposals(data_samples))
             if drawn is not None:

@@ -365,6 +365,28 @@ class TestKDWSDConfigs(TestCase):
         self.assertEqual(rows, [10, 2 * 16])
         torch.testing.assert_close(loss, full)
 
+    def test_cached_soft_targets_with_sampled_feature_level(self):
+        """With cached soft targets the teacher's scores are not needed
+        either: stage 2 keeping the feature level runs the teacher on the
+        drawn regions alone; online soft targets need all of them."""
+        for soft_targets, expected in (('cached', 2 * 5), ('online', 2 * 16)):
+            model = self.build('kdwsd-stage2-feat_', num_sampled=5)
+            model.pred_cfg['soft_targets'] = soft_targets
+            model.train()
+            batch = toy_kd_batch(teacher_size=64, student_size=32)
+            for sample in batch['data_samples']['student']:
+                sample.set_field(torch.rand(10), 'soft_target')
+            rows = []
+            fc6 = model.teacher.roi_head.bbox_head.shared_fcs[0]
+            fc6.register_forward_hook(lambda m, x, y: rows.append(len(y)))
+            losses = model(**model.data_preprocessor(batch, True), mode='loss')
+            self.assertEqual(rows, [expected], soft_targets)
+            self.assertEqual(
+                set(losses), {
+                    'student.loss_cls', 'distill.loss_feat',
+                    'distill.loss_pred', 'distill.kd_scale'
+                })
+
     def test_stages(self):
         expected = {
             'kdwsd_': {
