@@ -106,6 +106,10 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
                  "the 16 regions per image (the configs' num_sampled), the "
                  'teacher computing the features of all 16 (as before the '
                  'draw preceded it)'),
+                ('train', "distillation stage 2 step keeping the feature "
+                 "level (the main job's), 8 of the 16 regions per image (the "
+                 "configs' num_sampled), cached soft targets (the teacher "
+                 'runs on the drawn regions only)'),
                 ('flops', 'student inference FLOP rate'),
                 ('data', 'student-view fast path / fastest training '
                  'throughput'),
@@ -127,7 +131,8 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
     assert set(profiled) == {
         'baseline', 'teacher', 'teacher-forward', 'stage1', 'stage2',
         'stage2-feat', 'stage1-sampled', 'stage1-sampled-teacher-all',
-        'stage2-feat-sampled', 'stage1-sampled-separable', 'stage2-cached'
+        'stage2-feat-sampled', 'stage2-feat-sampled-cached',
+        'stage1-sampled-separable', 'stage2-cached'
     }
     assert rows[-len(profiled):] == list(profiled.values())
     for name, row in profiled.items():
@@ -188,9 +193,9 @@ def test_accuracy_tiny(run_script, tmp_path):
                    'baseline', 'reference', 'teacher_wsddn', 'kd_staged')
     out = run_script('accuracy.py', *common, '--work-dir', work, '--only',
                      'kd_both', 'kd_stage1', 'kd_staged', 'kd_staged_cached',
-                     'kd_staged_feat', '--seed', '0')
-    # the cached stage 2 computed its teacher's soft targets once
-    assert 'caching soft targets in' in out
+                     'kd_staged_feat', 'kd_staged_feat_cached', '--seed', '0')
+    # the two cached stage 2 runs computed their teacher's soft targets once
+    assert out.count('caching soft targets in') == 1
     assert osp.isfile(osp.join(work, 'teacher_wsddn', 'seed0',
                                'soft_targets.pkl'))
     with pytest.raises(FileNotFoundError, match='no finished teacher_wsddn'):
@@ -207,11 +212,13 @@ def test_accuracy_tiny(run_script, tmp_path):
     cached = ('student 64 px, KD staged, stage 2 on cached soft targets '
               '(WSDDN)')
     feat = 'student 64 px, KD staged, stage 2 keeps the feature level (WSDDN)'
+    feat_cached = ('student 64 px, KD staged, stage 2 keeps the feature '
+                   'level, cached soft targets (WSDDN)')
     assert set(by_model) == {
         'student 64 px, no distillation', 'teacher WSDDN 128 px',
         'student 64 px, KD both (WSDDN)',
         'student 128 px (teacher resolution), no distillation', stage1,
-        staged, cached, feat
+        staged, cached, feat, feat_cached
     }
     assert by_model[stage1]['mAP'] == '-'  # no head trained, no validation
     for row in rows:
@@ -224,7 +231,7 @@ def test_accuracy_tiny(run_script, tmp_path):
     assert math.isfinite(_number(teacher['det mAP@0.5']))
     _, gains = _table(out, 'distilled student')
     assert [g['distilled student'] for g in gains] == [
-        'student 64 px, KD both (WSDDN)', staged, cached, feat
+        'student 64 px, KD both (WSDDN)', staged, cached, feat, feat_cached
     ]
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))

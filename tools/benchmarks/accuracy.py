@@ -18,7 +18,9 @@ release: ``kd_stage1`` (feature level only) then ``kd_staged`` (labels +
 prediction level, from ``kd_stage1``'s student) or ``kd_staged_cached``
 (the same on soft targets cached once per image, computed on first use), and
 ``kd_staged_feat`` (stage 2 also keeps the normalised feature level: the
-main job's recipe on the CPU demo).
+main job's recipe on the CPU demo) and ``kd_staged_feat_cached`` (the same on
+cached soft targets: the teacher then runs only for the feature level, on
+the regions each step draws).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -83,7 +85,9 @@ EXPERIMENTS = dict(
     kd_staged_cached=(_B + 'kdwsd-stage2-cached_wsddn-' + _KD, 'kd',
                       'teacher_wsddn', 'kd_stage1'),
     kd_staged_feat=(_B + 'kdwsd-stage2-feat_wsddn-' + _KD, 'kd',
-                    'teacher_wsddn', 'kd_stage1'))
+                    'teacher_wsddn', 'kd_stage1'),
+    kd_staged_feat_cached=(_B + 'kdwsd-stage2-feat-cached_wsddn-' + _KD,
+                           'kd', 'teacher_wsddn', 'kd_stage1'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -99,7 +103,9 @@ LABELS = dict(
     kd_staged_cached='student 64 px, KD staged, stage 2 on cached soft '
     'targets (WSDDN)',
     kd_staged_feat='student 64 px, KD staged, stage 2 keeps the feature '
-    'level (WSDDN)')
+    'level (WSDDN)',
+    kd_staged_feat_cached='student 64 px, KD staged, stage 2 keeps the '
+    'feature level, cached soft targets (WSDDN)')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -256,21 +262,26 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
 
 def soft_targets(args, cfg, teacher: str, seed: int) -> str:
     """The cached soft targets of ``teacher``'s run of ``seed`` (computed
-    on first use, next to that run's checkpoint)."""
+    on first use, next to that run's checkpoint; runs started side by side
+    that need them wait for the one computing them, under a file lock)."""
+    import fcntl
+
     import torch
 
     from mmkdwsd.apis import cache_soft_targets
     out = osp.join(osp.dirname(cfg.model.teacher_ckpt), 'soft_targets.pkl')
-    if not osp.isfile(out):
-        print(f'[{teacher} seed {seed}] caching soft targets in {out}',
-              flush=True)
-        cache_soft_targets(
-            cfg,
-            out,
-            proposal_file=proposal_file(args, 'train'),
-            device='cuda' if torch.cuda.is_available() else 'cpu',
-            batch_size=cfg.train_dataloader.batch_size,
-            num_workers=cfg.train_dataloader.num_workers)
+    with open(out + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not osp.isfile(out):
+            print(f'[{teacher} seed {seed}] caching soft targets in {out}',
+                  flush=True)
+            cache_soft_targets(
+                cfg,
+                out,
+                proposal_file=proposal_file(args, 'train'),
+                device='cuda' if torch.cuda.is_available() else 'cpu',
+                batch_size=cfg.train_dataloader.batch_size,
+                num_workers=cfg.train_dataloader.num_workers)
     return out
 
 
@@ -427,7 +438,8 @@ def gains_table(stats: dict, runs: dict) -> str:
     ref_seeds = _map_by_seed(runs, 'reference')
     rows = []
     for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr',
-                 'kd_staged', 'kd_staged_cached', 'kd_staged_feat'):
+                 'kd_staged', 'kd_staged_cached', 'kd_staged_feat',
+                 'kd_staged_feat_cached'):
         if name not in stats or base[0] is None:
             continue
         mean, std = stats[name]['mAP']

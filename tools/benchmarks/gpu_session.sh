@@ -50,7 +50,8 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 [ -n "${COMMIT:-}" ] && export MMKDWSD_COMMIT=$COMMIT
 ALL_RUNS="reference baseline teacher_wsddn teacher_oicr kd_pred kd_feat \
-kd_both kd_both_oicr kd_stage1 kd_staged kd_staged_cached kd_staged_feat"
+kd_both kd_both_oicr kd_stage1 kd_staged kd_staged_cached kd_staged_feat \
+kd_staged_feat_cached"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers
   python3 -m pip install -q --no-index --no-deps --no-compile \
@@ -142,7 +143,7 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   # that need a teacher (and stage 1), then those that start from stage 1.
   for wave in "baseline reference" "teacher_wsddn teacher_oicr" \
       "kd_pred kd_feat kd_both kd_both_oicr kd_stage1" \
-      "kd_staged kd_staged_cached kd_staged_feat"; do
+      "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached"; do
     names=
     for name in $wave; do
       case $selected in *" $name "*) names="$names $name" ;; esac
