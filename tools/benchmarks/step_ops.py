@@ -81,6 +81,9 @@ def main(argv=None) -> None:
     sgd = dict(lr=1e-4, momentum=0.9, foreach=True)
     xs, ss = b.student_inputs(batch)
     xt, st = b.teacher_inputs(batch)
+    if any(stage.endswith('-cached') for stage in args.stages):
+        for sample in ss:  # what the cached stages read
+            sample.set_field(torch.rand(s['num_classes']), 'soft_target')
     rows = []
     for stage in args.stages:
         if stage == 'baseline':
@@ -94,10 +97,7 @@ def main(argv=None) -> None:
                 b, 'stage1' if stage == 'teacher forward' else stage)
             if stage == 'teacher forward':
                 fn = (lambda m=model: m.get_teacher_outputs(xt, st))
-            elif stage == 'stage2-cached':
-                for sample in ss:
-                    sample.set_field(torch.rand(s['num_classes']),
-                                     'soft_target')
+            elif stage == 'stage2-cached':  # the student view alone
                 loss = (lambda m=model: m.loss(xs, ss))
             else:
                 loss = (lambda m=model: m.loss(
