@@ -15,7 +15,11 @@ Sections (each row: measured value, unit, ratio / note):
    student step) and against the baseline. The feature-level stages run
    twice: on all regions (the official release) and on the configs'
    ``num_sampled`` random regions per image; stage 1 once more with
-   ``roi_op='separable'``.
+   ``roi_op='separable'`` and once with the teacher computing every
+   region's features (``stage1-sampled-teacher-all``: as before the
+   regions were drawn ahead of the teacher), and the sampled stage 2
+   keeping the feature level once more on cached soft targets (the teacher
+   then runs on the drawn regions only).
 3. ``roialign``: mmcv RoIAlign vs torchvision ``roi_align`` on the teacher's
    shapes, forward and forward + backward, and their max abs difference;
    on the student's region shapes, mmcv's RoIAlign vs
