@@ -125,13 +125,12 @@ def read_done_marker(path: str) -> Optional[dict]:
     try:
         with open(path, encoding='utf-8') as f:
             done = json.load(f)
+        if isinstance(done, dict):
+            return done
+        problem = f'holds a {type(done).__name__}, not an object'
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        done = e
-    if isinstance(done, dict):
-        return done
+        problem = repr(e)
     from mmengine.logging import print_log
-    problem = f'{done!r}' if isinstance(done, Exception) else \
-        f'holds a {type(done).__name__}, not an object'
     print_log(
         f'done-marker {path} is unreadable ({problem}): the stage counts '
         'as unfinished and resumes from its checkpoints',

@@ -88,10 +88,11 @@ class Progress:
 
     def close(self) -> None:
         """Show the final count (once)."""
-        if self._closed or not self.enabled:
-            self._closed = True
+        if self._closed:
             return
         self._closed = True
+        if not self.enabled:
+            return
         if self._bar is not None:
             self._bar.close()
             return

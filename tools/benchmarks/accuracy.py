@@ -371,10 +371,11 @@ def _stat(values):
 
 
 def aggregate(args) -> str:
+    from mmkdwsd.utils import read_done_marker
     runs = {}
     for path in sorted(glob.glob(osp.join(args.work_dir, '*', 'seed*',
                                           DONE))):
-        done = read_done(osp.dirname(path))
+        done = read_done_marker(path)
         if done is None or 'experiment' not in done:
             print(f'skipped {path}: not a readable done-marker', flush=True)
             continue
