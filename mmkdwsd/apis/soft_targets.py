@@ -4,6 +4,7 @@
 Used by ``tools/cache_soft_targets.py``; the file format is described in
 :mod:`mmkdwsd.datasets.soft_targets`.
 """
+import contextlib
 import copy
 import os
 import os.path as osp
@@ -215,7 +216,8 @@ def cache_soft_targets(cfg: Config,
             f'got no soft targets; partial results are kept in {partial}')
     result = dict(meta=meta, targets=targets)
     atomic_dump_pickle(result, out)
-    if osp.exists(partial):
+    # a concurrent run of the same command may have removed it already
+    with contextlib.suppress(FileNotFoundError):
         os.remove(partial)
     seconds = time.perf_counter() - start
     print_log(
