@@ -182,6 +182,59 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
     assert pred['gap recovered per seed'] == '1%'
 
 
+def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
+    """--student-epochs sets the schedule of the runs that learn the labels
+    (the cosine's end with it) and leaves the teachers and stage 1 alone;
+    the table shows each run's epochs and warns when the label-trained
+    students' schedules differ (the CPU pilot's staged students trained
+    half the baseline's epochs and fell below it, docs/benchmarks.md)."""
+    spec = importlib.util.spec_from_file_location(
+        'bench_accuracy_epochs', osp.join(repo_root, TOOLS, 'accuracy.py'))
+    acc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acc)
+    work = tmp_path / 'acc'
+    for name in ('reference', 'teacher_wsddn', 'kd_stage1'):
+        run = work / name / 'seed0'
+        run.mkdir(parents=True)
+        (run / 'epoch_1.pth').write_bytes(b'')
+        (run / 'done.json').write_text(json.dumps(dict(
+            experiment=name, seed=0, checkpoint=str(run / 'epoch_1.pth'),
+            metrics={}, epochs=1)))
+    args = acc.parse_args(['--work-dir', str(work), '--epochs', '7',
+                           '--student-epochs', '60'])
+    for name, epochs in (('baseline', 60), ('reference', 60),
+                         ('kd_staged_feat', 60), ('kd_pred', 60),
+                         ('teacher_wsddn', 7), ('kd_stage1', 7)):
+        cfg = acc.build_cfg(args, name, 0, str(tmp_path / name))
+        assert cfg.train_cfg.max_epochs == epochs, name
+        cosine = [s for s in cfg.param_scheduler
+                  if s.type == 'CosineAnnealingLR']
+        assert cosine and all(s.T_max == epochs for s in cosine), name
+
+    def done(name, epochs, value):
+        folder = tmp_path / 'agg' / name / 'seed0'
+        folder.mkdir(parents=True)
+        prefix = 'student/' if name.startswith('kd') else ''
+        (folder / 'done.json').write_text(json.dumps(dict(
+            experiment=name, seed=0, metrics={f'{prefix}mAP': value},
+            epochs=epochs)))
+
+    done('baseline', 30, 58.6)
+    done('reference', 30, 74.7)
+    done('kd_stage1', 15, None)
+    done('kd_staged_cached', 15, 52.3)
+    out = run_script('accuracy.py', '--aggregate', '--work-dir',
+                     str(tmp_path / 'agg'))
+    _, rows = _table(out, 'model')
+    assert [r['epochs'] for r in rows] == ['30', '30', '15', '15']
+    assert 'different schedules (15, 30 epochs)' in out
+    done('kd_staged', 30, 67.3)  # stage 1's 15 epochs do not count
+    (tmp_path / 'agg' / 'kd_staged_cached' / 'seed0' / 'done.json').unlink()
+    out = run_script('accuracy.py', '--aggregate', '--work-dir',
+                     str(tmp_path / 'agg'))
+    assert 'different schedules' not in out
+
+
 def test_accuracy_tiny(run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']
@@ -203,8 +256,8 @@ def test_accuracy_tiny(run_script, tmp_path):
                    str(tmp_path / 'empty'), '--only', 'kd_feat')
     out = run_script('accuracy.py', '--aggregate', '--work-dir', work)
     header, rows = _table(out, 'model')
-    assert header == ['model', 'seeds', 'mAP', 'CF1', 'OF1', 'CF1 (top-3)',
-                      'OF1 (top-3)', 'CorLoc', 'det mAP@0.5']
+    assert header == ['model', 'seeds', 'epochs', 'mAP', 'CF1', 'OF1',
+                      'CF1 (top-3)', 'OF1 (top-3)', 'CorLoc', 'det mAP@0.5']
     by_model = {r['model']: r for r in rows}
     stage1 = 'student 64 px, KD stage 1 only (feature level, no head)'
     staged = ('student 64 px, KD staged: feature level, then prediction '
@@ -308,7 +361,8 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
         os.environ['PATH'], OUT=str(out), TINY='1', SKIP_TESTS='1',
         SECTIONS='none', MD_SECTIONS='', ACC_DIR=str(acc),
         DATA_ROOT=str(tmp_path / 'md'), SEEDS='0 1',
-        ACCURACY='reference teacher_wsddn', PROFILE='multidigits')
+        ACCURACY='reference teacher_wsddn', PROFILE='multidigits',
+        STUDENT_EPOCHS='3')  # accepted; --tiny trains 1 epoch anyway
     proc = subprocess.run(
         ['bash', osp.join(repo_root, TOOLS, 'gpu_session.sh')], env=env,
         capture_output=True, text=True, timeout=600)

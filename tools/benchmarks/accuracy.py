@@ -106,6 +106,11 @@ LABELS = dict(
     'level (WSDDN)',
     kd_staged_feat_cached='student 64 px, KD staged, stage 2 keeps the '
     'feature level, cached soft targets (WSDDN)')
+#: the runs whose student learns the labels: they share one schedule (the
+#: baseline's), so that a gain is not a longer schedule's
+LABEL_RUNS = tuple(
+    name for name, (_, kind, *_) in EXPERIMENTS.items()
+    if kind == 'student' or (kind == 'kd' and name != 'kd_stage1'))
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -127,6 +132,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--data-workers', type=int, default=os.cpu_count(),
                         help='processes that generate data and proposals')
     parser.add_argument('--epochs', type=int, help='override max_epochs')
+    parser.add_argument(
+        '--student-epochs', type=int,
+        help='override max_epochs of the runs that train a student on the '
+        'labels (baseline, reference, every kd_* but kd_stage1), leaving '
+        'the teachers and stage 1 at theirs (or --epochs)')
     parser.add_argument('--amp', action='store_true',
                         help='bf16 autocast (AmpOptimWrapper, CUDA only)')
     parser.add_argument('--teacher-ckpt',
@@ -228,7 +238,11 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
         if workers is not None:
             loader.num_workers = workers
             loader.persistent_workers = workers > 0
-    epochs = 1 if args.tiny else args.epochs
+    epochs = args.epochs
+    if args.student_epochs and name in LABEL_RUNS:
+        epochs = args.student_epochs
+    if args.tiny:
+        epochs = 1
     if epochs:
         cfg.train_cfg.max_epochs = epochs
         cfg.train_cfg.val_interval = epochs
@@ -310,7 +324,9 @@ def train_one(args, name: str, seed: int) -> dict:
     work_dir = osp.join(args.work_dir, name, f'seed{seed}')
     done = read_done(work_dir)
     if done is not None:
-        print(f'[{name} seed {seed}] finished earlier', flush=True)
+        print(f'[{name} seed {seed}] finished earlier '
+              f'({done.get("epochs", "?")} epochs; a run of another '
+              'schedule needs another --work-dir)', flush=True)
         return done
     cfg = build_cfg(args, name, seed, work_dir)
     from mmkdwsd.compat import find_latest_checkpoint
@@ -394,12 +410,19 @@ def aggregate(args) -> str:
             cells.append(f'{mean:.1f} ± {std:.1f}'
                          if show and mean is not None else '-')
         seeds = ','.join(str(r['seed']) for r in runs[name])
-        rows.append([LABELS[name], seeds] + cells)
-    header = ['model', 'seeds'] + [c.replace('_top3', ' (top-3)')
-                                   .replace('det_mAP', 'det mAP@0.5')
-                                   for c in COLUMNS]
+        rows.append([LABELS[name], seeds, _epochs(runs[name])] + cells)
+    header = ['model', 'seeds', 'epochs'] + [
+        c.replace('_top3', ' (top-3)').replace('det_mAP', 'det mAP@0.5')
+        for c in COLUMNS
+    ]
     text = '## Accuracy on MultiDigits\n\n' + markdown_table(header, rows)
     text += '\n\n' + gains_table(stats, runs)
+    schedules = {_epochs(runs[name]) for name in LABEL_RUNS if name in runs}
+    if len(schedules) > 1:
+        text += ('\n\n**Warning: the students trained on the labels had '
+                 f'different schedules ({", ".join(sorted(schedules))} '
+                 'epochs): a difference from the baseline may be the '
+                 'schedule\'s (rerun with --student-epochs).**')
     commits = sorted({r.get('commit', '?') for rs in runs.values()
                       for r in rs})
     dates = sorted({r.get('date', '?') for rs in runs.values() for r in rs})
@@ -411,6 +434,13 @@ def aggregate(args) -> str:
              f'{env_line(args, "cuda" if _cuda() else "cpu")}\n')
     write_report(text, osp.join(args.work_dir, 'accuracy.md'))
     return text
+
+
+def _epochs(runs: list) -> str:
+    """The epochs of one experiment's runs ('30', or '30/60' if mixed)."""
+    return '/'.join(
+        sorted({str(r.get('epochs', '?'))
+                for r in runs}, key=lambda e: (len(e), e)))
 
 
 def _map_by_seed(runs: dict, name: str) -> dict:

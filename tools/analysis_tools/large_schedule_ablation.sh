@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The student schedules on the large MultiDigits preset (docs/benchmarks.md
+# section 1, "Schedules, not the feature level"): the 64 px student on the
+# labels alone for 15 to 60 epochs, the 128 px reference for 60, and the
+# distilled students with and without stage 1's start, the prediction level
+# on cached soft targets, with or without the feature level, for 15 to 60
+# epochs; one seed. Starts from a finished
+# `tools/benchmarks/accuracy.py` work dir of that seed (its teacher, stage 1,
+# soft targets and the configs those runs saved): run
+#   python tools/benchmarks/accuracy.py --only baseline reference \
+#     teacher_wsddn kd_stage1 kd_staged_cached kd_staged_feat_cached \
+#     --seed SEED --work-dir WORK_DIR --data-root DATA_ROOT
+# first. Prints each run's val mAP. About 2 hours on 2 CPU cores; a
+# rerun skips the finished runs ($OUT/NAME.done).
+# Usage: bash tools/analysis_tools/large_schedule_ablation.sh \
+#   [WORK_DIR] [SEED] [OUT]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+WORK=$(realpath "${1:-work_dirs/benchmarks/accuracy}")
+SEED=${2:-0}
+OUT=$(realpath -m "${3:-work_dirs/large_schedule_ablation}")
+PY=${PY:-.venv/bin/python}
+saved_config() {  # EXPERIMENT -> the config its finished run saved
+  local run=$WORK/$1/seed$SEED cfg
+  [ -f "$run/done.json" ] || { echo "missing $run/done.json: run" \
+    "tools/benchmarks/accuracy.py --only $1 --seed $SEED first" >&2; exit 1; }
+  cfg=$(ls "$run"/*.py | head -1)
+  echo "$cfg"
+}
+BASE=$(saved_config baseline)
+REF=$(saved_config reference)
+PRED=$(saved_config kd_staged_cached)  # stage 2: labels + prediction level
+FEAT=$(saved_config kd_staged_feat_cached)  # ... + feature level
+mkdir -p "$OUT/configs"
+
+schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs
+  local warmup=''
+  [ "$2" = 1 ] && warmup="dict(type='LinearLR', start_factor=0.01,
+    by_epoch=False, begin=0, end=200),"
+  printf '%s\n' "train_cfg = dict(max_epochs=$1, val_interval=$1)
+default_hooks = dict(checkpoint=dict(interval=$1))
+param_scheduler = [$warmup
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,
+         T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
+}
+run() {  # NAME BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- for a plain student)
+  local cfg=$OUT/configs/$1.py init=''
+  [ "$5" = 0 ] && init='model = dict(student=dict(init_cfg=None))'
+  printf "_base_ = ['%s']\n%s\n%s\n" "$2" "$init" "$(schedule "$3" "$4")" \
+    > "$cfg"
+  if [ ! -f "$OUT/$1.done" ]; then
+    echo "training $1 ($(date +%T))"
+    $PY tools/train.py "$cfg" --work-dir "$OUT/$1" --cfg-options \
+      "randomness.seed=$SEED" > "$OUT/$1.log" 2>&1 ||
+      { echo "$1 failed, see $OUT/$1.log" >&2; return 1; }
+    touch "$OUT/$1.done"
+  fi
+}
+report() {  # LABEL NAME
+  echo "$1: $(grep 'Epoch(val)' "$OUT/$2.log" | tail -1 |
+    grep -o 'mAP: [0-9.]*' | head -1)"
+}
+
+run baseline_15e "$BASE" 15 1 -
+run baseline_45e "$BASE" 45 1 -
+run baseline_60e "$BASE" 60 1 -
+run reference_60e "$REF" 60 1 -
+run pred_15e "$PRED" 15 0 0
+run pred_30e "$PRED" 30 1 0
+run both_30e "$FEAT" 30 1 0
+run staged_pred_15e "$PRED" 15 0 1
+run staged_feat_15e "$FEAT" 15 0 1
+run staged_pred_30e "$PRED" 30 1 1
+run staged_feat_30e "$FEAT" 30 1 1
+run staged_pred_60e "$PRED" 60 1 1
+echo "seed $SEED, val mAP of the 64 px student (baseline 30 epochs:" \
+  "$(grep -o '"mAP": [0-9.]*' "$WORK/baseline/seed$SEED/done.json")):"
+report "labels only, 15 epochs" baseline_15e
+report "labels only, 45 epochs" baseline_45e
+report "labels only, 60 epochs" baseline_60e
+report "128 px reference, labels only, 60 epochs" reference_60e
+report "labels + prediction level, 15 epochs, no stage 1" pred_15e
+report "labels + prediction level, 30 epochs, no stage 1" pred_30e
+report "labels + prediction + feature level, 30 epochs, no stage 1" both_30e
+report "stage 1 (15 epochs), then labels + prediction level, 15 epochs" \
+  staged_pred_15e
+report "stage 1 (15 epochs), then labels + prediction + feature, 15 epochs" \
+  staged_feat_15e
+report "stage 1 (15 epochs), then labels + prediction level, 30 epochs" \
+  staged_pred_30e
+report "stage 1 (15 epochs), then labels + prediction + feature, 30 epochs" \
+  staged_feat_30e
+report "stage 1 (15 epochs), then labels + prediction level, 60 epochs" \
+  staged_pred_60e
