@@ -39,6 +39,10 @@ Examples::
     python tools/benchmarks/accuracy.py --only teacher_wsddn --seed 0 --amp
     python tools/benchmarks/accuracy.py --only kd_both --seed 0 --amp
     python tools/benchmarks/accuracy.py --aggregate
+    # every student at a longer schedule (teachers, stage 1 keep theirs),
+    # in a work dir of its own
+    python tools/benchmarks/accuracy.py --only baseline reference --seed 0 \
+        --student-epochs 60 --work-dir work_dirs/benchmarks/epochs60
     # CPU smoke test: tiny generated set, 1 epoch each
     python tools/benchmarks/accuracy.py --tiny --only baseline --seed 0 \
         --work-dir /tmp/acc --data-root /tmp/md
