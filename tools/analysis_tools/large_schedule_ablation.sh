@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The student schedules on the large MultiDigits preset (docs/benchmarks.md
 # section 1, "Schedules, not the feature level"): the 64 px student on the
-# labels alone for 15 to 60 epochs, the 128 px reference for 60, and the
+# labels alone for 15 to 90 epochs, the 128 px reference for 60, and the
 # distilled students with and without stage 1's start, the prediction level
 # on cached soft targets, with or without the feature level, for 15 to 60
 # epochs; one seed. Starts from a finished
@@ -10,7 +10,7 @@
 #   python tools/benchmarks/accuracy.py --only baseline reference \
 #     teacher_wsddn kd_stage1 kd_staged_cached kd_staged_feat_cached \
 #     --seed SEED --work-dir WORK_DIR --data-root DATA_ROOT
-# first. Prints each run's val mAP. About 2 hours on 2 CPU cores; a
+# first. Prints each run's val mAP. About 2.5 hours on 2 CPU cores; a
 # rerun skips the finished runs ($OUT/NAME.done).
 # Usage: bash tools/analysis_tools/large_schedule_ablation.sh \
 #   [WORK_DIR] [SEED] [OUT]
@@ -64,6 +64,7 @@ report() {  # LABEL NAME
 run baseline_15e "$BASE" 15 1 -
 run baseline_45e "$BASE" 45 1 -
 run baseline_60e "$BASE" 60 1 -
+run baseline_90e "$BASE" 90 1 -
 run reference_60e "$REF" 60 1 -
 run pred_15e "$PRED" 15 0 0
 run pred_30e "$PRED" 30 1 0
@@ -78,6 +79,7 @@ echo "seed $SEED, val mAP of the 64 px student (baseline 30 epochs:" \
 report "labels only, 15 epochs" baseline_15e
 report "labels only, 45 epochs" baseline_45e
 report "labels only, 60 epochs" baseline_60e
+report "labels only, 90 epochs" baseline_90e
 report "128 px reference, labels only, 60 epochs" reference_60e
 report "labels + prediction level, 15 epochs, no stage 1" pred_15e
 report "labels + prediction level, 30 epochs, no stage 1" pred_30e
