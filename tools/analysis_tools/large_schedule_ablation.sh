@@ -43,10 +43,12 @@ param_scheduler = [$warmup
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,
          T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
 }
-run() {  # NAME BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- for a plain student)
+NAMES=() LABELS=()
+run() {  # NAME LABEL BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- plain student)
   local cfg=$OUT/configs/$1.py init=''
-  [ "$5" = 0 ] && init='model = dict(student=dict(init_cfg=None))'
-  printf "_base_ = ['%s']\n%s\n%s\n" "$2" "$init" "$(schedule "$3" "$4")" \
+  NAMES+=("$1") LABELS+=("$2")
+  [ "$6" = 0 ] && init='model = dict(student=dict(init_cfg=None))'
+  printf "_base_ = ['%s']\n%s\n%s\n" "$3" "$init" "$(schedule "$4" "$5")" \
     > "$cfg"
   if [ ! -f "$OUT/$1.done" ]; then
     echo "training $1 ($(date +%T))"
@@ -56,41 +58,27 @@ run() {  # NAME BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- for a plain student)
     touch "$OUT/$1.done"
   fi
 }
-report() {  # LABEL NAME
-  echo "$1: $(grep 'Epoch(val)' "$OUT/$2.log" | tail -1 |
-    grep -o 'mAP: [0-9.]*' | head -1)"
-}
 
-run baseline_15e "$BASE" 15 1 -
-run baseline_45e "$BASE" 45 1 -
-run baseline_60e "$BASE" 60 1 -
-run baseline_90e "$BASE" 90 1 -
-run reference_60e "$REF" 60 1 -
-run pred_15e "$PRED" 15 0 0
-run pred_30e "$PRED" 30 1 0
-run both_30e "$FEAT" 30 1 0
-run staged_pred_15e "$PRED" 15 0 1
-run staged_feat_15e "$FEAT" 15 0 1
-run staged_pred_30e "$PRED" 30 1 1
-run staged_feat_30e "$FEAT" 30 1 1
-run staged_pred_60e "$PRED" 60 1 1
+S1='stage 1 (15 epochs), then labels +'
+run baseline_15e "labels only, 15 epochs" "$BASE" 15 1 -
+run baseline_45e "labels only, 45 epochs" "$BASE" 45 1 -
+run baseline_60e "labels only, 60 epochs" "$BASE" 60 1 -
+run baseline_90e "labels only, 90 epochs" "$BASE" 90 1 -
+run reference_60e "128 px reference, labels only, 60 epochs" "$REF" 60 1 -
+run pred_15e "labels + prediction level, 15 epochs, no stage 1" \
+  "$PRED" 15 0 0
+run pred_30e "labels + prediction level, 30 epochs, no stage 1" \
+  "$PRED" 30 1 0
+run both_30e "labels + prediction + feature level, 30 epochs, no stage 1" \
+  "$FEAT" 30 1 0
+run staged_pred_15e "$S1 prediction level, 15 epochs" "$PRED" 15 0 1
+run staged_feat_15e "$S1 prediction + feature, 15 epochs" "$FEAT" 15 0 1
+run staged_pred_30e "$S1 prediction level, 30 epochs" "$PRED" 30 1 1
+run staged_feat_30e "$S1 prediction + feature, 30 epochs" "$FEAT" 30 1 1
+run staged_pred_60e "$S1 prediction level, 60 epochs" "$PRED" 60 1 1
 echo "seed $SEED, val mAP of the 64 px student (baseline 30 epochs:" \
   "$(grep -o '"mAP": [0-9.]*' "$WORK/baseline/seed$SEED/done.json")):"
-report "labels only, 15 epochs" baseline_15e
-report "labels only, 45 epochs" baseline_45e
-report "labels only, 60 epochs" baseline_60e
-report "labels only, 90 epochs" baseline_90e
-report "128 px reference, labels only, 60 epochs" reference_60e
-report "labels + prediction level, 15 epochs, no stage 1" pred_15e
-report "labels + prediction level, 30 epochs, no stage 1" pred_30e
-report "labels + prediction + feature level, 30 epochs, no stage 1" both_30e
-report "stage 1 (15 epochs), then labels + prediction level, 15 epochs" \
-  staged_pred_15e
-report "stage 1 (15 epochs), then labels + prediction + feature, 15 epochs" \
-  staged_feat_15e
-report "stage 1 (15 epochs), then labels + prediction level, 30 epochs" \
-  staged_pred_30e
-report "stage 1 (15 epochs), then labels + prediction + feature, 30 epochs" \
-  staged_feat_30e
-report "stage 1 (15 epochs), then labels + prediction level, 60 epochs" \
-  staged_pred_60e
+for i in "${!NAMES[@]}"; do
+  echo "${LABELS[$i]}: $(grep 'Epoch(val)' "$OUT/${NAMES[$i]}.log" |
+    tail -1 | grep -o 'mAP: [0-9.]*' | head -1)"
+done
