@@ -347,7 +347,8 @@ def test_step_ops_tiny(run_script):
 def test_gpu_session_dry_run(repo_root, tmp_path):
     """gpu_session.sh's accuracy and profile parts on the CPU (TINY=1): the
     waves run in dependency order, only finished runs' checkpoints are
-    packed, and PROFILE profiles the training steps."""
+    packed, PROFILE profiles the training steps, and $OUT holds four files
+    (the device tool returns at most 8)."""
     import subprocess
     import sys
     import tarfile
@@ -367,14 +368,26 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
         ['bash', osp.join(repo_root, TOOLS, 'gpu_session.sh')], env=env,
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # at most 8 files come back from the device: the rest is packed
+    assert sorted(p.name for p in out.iterdir()) == [
+        'accuracy_runs.tar.gz', 'device.txt', 'session.tar.gz', 'summary.txt'
+    ]
+    summary = (out / 'summary.txt').read_text()
+    for seed in (0, 1):
+        for name in ('reference', 'teacher_wsddn'):
+            assert f"accuracy_seed{seed}_{name}: [{name} seed {seed}]" \
+                in summary, summary
+    session = tmp_path / 'session'
+    with tarfile.open(out / 'session.tar.gz') as tar:
+        tar.extractall(session)
     for seed in (0, 1):  # the teachers found their references
         for name in ('reference', 'teacher_wsddn'):
-            assert (out / 'accuracy' / f'{name}_seed{seed}_done.json'
-                    ).is_file(), (out / f'accuracy_seed{seed}_{name}.log'
+            assert (session / 'accuracy' / f'{name}_seed{seed}_done.json'
+                    ).is_file(), (session / f'accuracy_seed{seed}_{name}.log'
                                   ).read_text()[-2000:]
-    profiles = out / 'profile_multidigits' / 'profiles'
+    profiles = session / 'profile_multidigits' / 'profiles'
     assert (profiles / 'stage2-cached.txt').is_file(), (
-        out / 'profile_multidigits.log').read_text()[-2000:]
+        session / 'profile_multidigits.log').read_text()[-2000:]
     with tarfile.open(out / 'accuracy_runs.tar.gz') as tar:
         ckpts = sorted(
             name.split('/acc/')[1] for name in tar.getnames()

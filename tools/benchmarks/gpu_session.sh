@@ -23,7 +23,10 @@
 #      runs are skipped, and distilled students find their teachers.
 #   PROFILE="paper multidigits" profiles the training steps of those
 #      settings (speed.py --profile) before the accuracy runs.
-# Results go to $OUT, the GPU's name and the commit first (device.txt).
+# Results go to $OUT, the GPU's name and the commit first (device.txt);
+# at the end everything but device.txt, summary.txt and
+# accuracy_runs.tar.gz is packed into $OUT/session.tar.gz (the device tool
+# returns at most 8 files).
 #
 # On the device machine, from the repository root, with `.gpu-wheels`
 # carried (a copy of ../shared/gpu-wheels):
@@ -204,5 +207,26 @@ PY
   # shellcheck disable=SC2086
   [ -n "$runs" ] && tar czf "$OUT/accuracy_runs.tar.gz" $runs
 fi
-echo "finished in ${SECONDS}s, rc=$rc"
+# The device tool brings back at most 8 files from $OUT: a summary (each
+# accuracy run's last line, the tests' verdict), device.txt, the runs'
+# archive and everything else in session.tar.gz (speed tables, logs).
+{
+  [ -f "$OUT/tests.txt" ] && tail -n 1 "$OUT/tests.txt"
+  for f in "$OUT"/accuracy_seed*.log; do
+    [ -f "$f" ] || continue
+    echo "$(basename "$f" .log): $(grep -v 'decoding:' "$f" | tail -n 1 |
+      cut -c1-400)"
+  done
+  [ -f "$OUT/skipped.txt" ] && cat "$OUT/skipped.txt"
+  echo "finished in ${SECONDS}s, rc=$rc"
+} > "$OUT/summary.txt"
+(
+  cd "$OUT" || exit 1
+  files=$(find . -type f ! -name device.txt ! -name summary.txt \
+    ! -name accuracy_runs.tar.gz ! -name session.tar.gz)
+  # shellcheck disable=SC2086
+  [ -n "$files" ] && tar czf session.tar.gz $files && rm -f $files
+  find . -mindepth 1 -type d -empty -delete
+)
+cat "$OUT/summary.txt"
 exit $rc
