@@ -184,7 +184,8 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
 
 def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
     """--student-epochs sets the schedule of the runs that learn the labels
-    (the cosine's end with it) and leaves the teachers and stage 1 alone;
+    (the cosine's end with it) and leaves the teachers and stage 1 alone,
+    --teacher-epochs the teachers';
     the table shows each run's epochs and warns when the label-trained
     students' schedules differ (the CPU pilot's staged students trained
     half the baseline's epochs and fell below it, docs/benchmarks.md)."""
@@ -210,6 +211,12 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
         cosine = [s for s in cfg.param_scheduler
                   if s.type == 'CosineAnnealingLR']
         assert cosine and all(s.T_max == epochs for s in cosine), name
+    args = acc.parse_args(['--work-dir', str(work), '--epochs', '7',
+                           '--teacher-epochs', '10'])
+    for name, epochs in (('teacher_wsddn', 10), ('teacher_oicr', 10),
+                         ('kd_stage1', 7), ('baseline', 7)):
+        cfg = acc.build_cfg(args, name, 0, str(tmp_path / name))
+        assert cfg.train_cfg.max_epochs == epochs, name
 
     def done(name, epochs, value):
         folder = tmp_path / 'agg' / name / 'seed0'
@@ -363,7 +370,7 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
         SECTIONS='none', MD_SECTIONS='', ACC_DIR=str(acc),
         DATA_ROOT=str(tmp_path / 'md'), SEEDS='0 1',
         ACCURACY='reference teacher_wsddn', PROFILE='multidigits',
-        STUDENT_EPOCHS='3')  # accepted; --tiny trains 1 epoch anyway
+        STUDENT_EPOCHS='3', TEACHER_EPOCHS='2')  # --tiny: 1 epoch anyway
     proc = subprocess.run(
         ['bash', osp.join(repo_root, TOOLS, 'gpu_session.sh')], env=env,
         capture_output=True, text=True, timeout=600)

@@ -141,6 +141,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='override max_epochs of the runs that train a student on the '
         'labels (baseline, reference, every kd_* but kd_stage1), leaving '
         'the teachers and stage 1 at theirs (or --epochs)')
+    parser.add_argument(
+        '--teacher-epochs', type=int,
+        help='override max_epochs of the teachers (teacher_wsddn, '
+        'teacher_oicr)')
     parser.add_argument('--amp', action='store_true',
                         help='bf16 autocast (AmpOptimWrapper, CUDA only)')
     parser.add_argument('--teacher-ckpt',
@@ -245,6 +249,8 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     epochs = args.epochs
     if args.student_epochs and name in LABEL_RUNS:
         epochs = args.student_epochs
+    if args.teacher_epochs and kind == 'teacher':
+        epochs = args.teacher_epochs
     if args.tiny:
         epochs = 1
     if epochs:

@@ -41,7 +41,8 @@
 # profiled, default none), SEEDS (default "0"; "0 1 2" runs the
 # three seeds side by side), STUDENT_EPOCHS (accuracy.py
 # --student-epochs: the schedule of every run that learns the labels; use
-# another ACC_DIR per schedule), COMMIT (the commit to record: the device's copy of the tree
+# another ACC_DIR per schedule), TEACHER_EPOCHS (accuracy.py
+# --teacher-epochs), COMMIT (the commit to record: the device's copy of the tree
 # is the session's base commit plus uncommitted changes), ACC_DIR (default
 # work_dirs/benchmarks/accuracy), DATA_ROOT, TINY=1 (the accuracy part on
 # the CPU at accuracy.py --tiny sizes, without --amp, and PROFILE's runs
@@ -168,6 +169,7 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
           --seed "$seed" $amp --workers "$workers" --work-dir "$ACC_DIR" \
           --data-root "$ROOT" $TINY_ARGS \
           ${STUDENT_EPOCHS:+--student-epochs "$STUDENT_EPOCHS"} \
+          ${TEACHER_EPOCHS:+--teacher-epochs "$TEACHER_EPOCHS"} \
           > "$OUT/accuracy_seed${seed}_$name.log" 2>&1 &
       done
     done
