@@ -1,5 +1,6 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-"""tools/analysis_tools: per-class AP gain chart and training curves."""
+"""tools/analysis_tools: per-class AP gain chart, training curves and
+soft-target statistics."""
 import importlib.util
 import json
 import os.path as osp
@@ -176,3 +177,39 @@ def test_resolution_ceiling_model(tmp_path, repo_root, feat_level):
     torch.testing.assert_close(
         torch.stack([p.pred_score for p in preds]),
         model.student(x, mode='tensor').sigmoid())
+
+
+def test_soft_target_stats(tmp_path, repo_root, capsys):
+    """soft_target_stats matches the soft targets to the labels by image
+    (keys '<folder>/<file name>', classes sorted by category id) and
+    reports how far they are from the labels."""
+    import mmengine
+    tool = load_tool(repo_root, 'soft_target_stats')
+    images = [dict(id=i, file_name=f'img{i}.png', height=32, width=32)
+              for i in range(2)]
+    # category 7 sorts before 9: class 0 is '7', class 1 is '9'
+    cats = [dict(id=9, name='nine'), dict(id=7, name='seven')]
+    anns = [dict(id=1, image_id=0, category_id=7, bbox=[0, 0, 8, 8],
+                 area=64, iscrowd=0),
+            dict(id=2, image_id=1, category_id=9, bbox=[0, 0, 8, 8],
+                 area=64, iscrowd=0)]
+    ann_file = tmp_path / 'instances_train.json'
+    ann_file.write_text(
+        json.dumps(dict(images=images, annotations=anns, categories=cats)))
+    # image 0 (class 0): 0.75 on its class, 0.5 on the other;
+    # image 1 (class 1): 0.25 on the other, 1.0 on its class
+    targets = {'train/img0.png': np.array([0.75, 0.5], np.float32),
+               'train/img1.png': np.array([0.25, 1.0], np.float32)}
+    soft = tmp_path / 'soft.pkl'
+    mmengine.dump(dict(meta=dict(num_classes=2), targets=targets), str(soft))
+    stats = tool.soft_target_stats(str(ann_file), str(tmp_path / 'train'),
+                                   str(soft))
+    assert stats['images'] == 2
+    assert stats['pos_mean'] == pytest.approx(0.875)
+    assert stats['neg_mean'] == pytest.approx(0.375)
+    assert stats['pos_below_half'] == 0
+    assert stats['neg_above_half'] == 0  # 0.5 is not above
+    assert stats['abs_diff'] == pytest.approx((0.25 + 0.5 + 0.25 + 0) / 4)
+    tool.main([str(ann_file), str(tmp_path / 'train'), str(soft)])
+    assert '| 2 | 0.875 | 0.375 | 0.000 | 0.000 | 0.250 |' in \
+        capsys.readouterr().out
