@@ -16,7 +16,7 @@
 #      students of stage 1), every run of a wave and every seed of SEEDS
 #      its own process side by side on the GPU (the small models leave it
 #      mostly idle), with what time is left; their
-#      logs and done.json are copied to $OUT/accuracy and the runs (with
+#      logs and done.json are copied to accuracy/ (in session.tar.gz), the runs (with
 #      final checkpoints) packed into $OUT/accuracy_runs.tar.gz, also when
 #      the deadline cuts a run off. Unpack that at the repository root and
 #      carry work_dirs/benchmarks/accuracy in the next session: finished
