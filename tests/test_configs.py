@@ -172,7 +172,8 @@ def test_benchmark_gem_survives_large_p(cfg_name):
 
 @pytest.mark.parametrize('stage2', [
     'kdwsd-stage2', 'kdwsd-stage2-cached', 'kdwsd-stage2-feat',
-    'kdwsd-stage2-feat-cached'
+    'kdwsd-stage2-feat-cached', 'kdwsd-stage2-cached-t1',
+    'kdwsd-stage2-feat-cached-t1'
 ])
 def test_benchmark_stage2_trains_the_baseline_schedule(stage2):
     """The staged benchmark students get the baseline's full label schedule

@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import re
 
+import mmengine
 import pytest
 import torch
 
@@ -253,11 +254,25 @@ def test_accuracy_tiny(run_script, tmp_path):
                    'baseline', 'reference', 'teacher_wsddn', 'kd_staged')
     out = run_script('accuracy.py', *common, '--work-dir', work, '--only',
                      'kd_both', 'kd_stage1', 'kd_staged', 'kd_staged_cached',
-                     'kd_staged_feat', 'kd_staged_feat_cached', '--seed', '0')
-    # the two cached stage 2 runs computed their teacher's soft targets once
-    assert out.count('caching soft targets in') == 1
-    assert osp.isfile(osp.join(work, 'teacher_wsddn', 'seed0',
-                               'soft_targets.pkl'))
+                     'kd_staged_feat', 'kd_staged_feat_cached',
+                     'kd_staged_cached_t1', '--seed', '0')
+    # the two cached stage 2 runs at the paper's temperatures computed their
+    # teacher's soft targets once; the run at T = 1 computed its own
+    assert out.count('caching soft targets in') == 2
+    teacher_dir = osp.join(work, 'teacher_wsddn', 'seed0')
+    for name, temperature in (('soft_targets.pkl', 0.5),
+                              ('soft_targets_tc1_td1.pkl', 1.0)):
+        meta = mmengine.load(osp.join(teacher_dir, name))['meta']
+        assert meta['cls_temperature'] == meta['det_temperature'] == \
+            temperature
+    # a file of other temperatures under the T = 1 name is refused, and kept
+    os.replace(osp.join(teacher_dir, 'soft_targets.pkl'),
+               osp.join(teacher_dir, 'soft_targets_tc1_td1.pkl'))
+    with pytest.raises(ValueError, match=r'soft_targets_tc1_td1\.pkl was '
+                       'computed at cls_temperature 0.5.*asks for 1.0'):
+        run_script('accuracy.py', *common, '--work-dir', work, '--only',
+                   'kd_staged_feat_cached_t1')
+    assert osp.isfile(osp.join(teacher_dir, 'soft_targets_tc1_td1.pkl'))
     with pytest.raises(FileNotFoundError, match='no finished teacher_wsddn'):
         run_script('accuracy.py', *common, '--work-dir',
                    str(tmp_path / 'empty'), '--only', 'kd_feat')
@@ -274,11 +289,13 @@ def test_accuracy_tiny(run_script, tmp_path):
     feat = 'student 64 px, KD staged, stage 2 keeps the feature level (WSDDN)'
     feat_cached = ('student 64 px, KD staged, stage 2 keeps the feature '
                    'level, cached soft targets (WSDDN)')
+    cached_t1 = ('student 64 px, KD staged, stage 2 on cached soft targets '
+                 'at T = 1 (WSDDN)')
     assert set(by_model) == {
         'student 64 px, no distillation', 'teacher WSDDN 128 px',
         'student 64 px, KD both (WSDDN)',
         'student 128 px (teacher resolution), no distillation', stage1,
-        staged, cached, feat, feat_cached
+        staged, cached, feat, feat_cached, cached_t1
     }
     assert by_model[stage1]['mAP'] == '-'  # no head trained, no validation
     for row in rows:
@@ -291,7 +308,8 @@ def test_accuracy_tiny(run_script, tmp_path):
     assert math.isfinite(_number(teacher['det mAP@0.5']))
     _, gains = _table(out, 'distilled student')
     assert [g['distilled student'] for g in gains] == [
-        'student 64 px, KD both (WSDDN)', staged, cached, feat, feat_cached
+        'student 64 px, KD both (WSDDN)', staged, cached, feat, feat_cached,
+        cached_t1
     ]
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))

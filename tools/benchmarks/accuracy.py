@@ -20,7 +20,10 @@ prediction level, from ``kd_stage1``'s student) or ``kd_staged_cached``
 ``kd_staged_feat`` (stage 2 also keeps the normalised feature level: the
 main job's recipe on the CPU demo) and ``kd_staged_feat_cached`` (the same on
 cached soft targets: the teacher then runs only for the feature level, on
-the regions each step draws).
+the regions each step draws); ``kd_staged_cached_t1`` and
+``kd_staged_feat_cached_t1`` are the two cached ones with soft targets at
+temperature 1 instead of the paper's 0.5 (``t_c = t_d = 1``; each pair of
+temperatures has its own soft-target file next to the teacher's checkpoint).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -91,7 +94,11 @@ EXPERIMENTS = dict(
     kd_staged_feat=(_B + 'kdwsd-stage2-feat_wsddn-' + _KD, 'kd',
                     'teacher_wsddn', 'kd_stage1'),
     kd_staged_feat_cached=(_B + 'kdwsd-stage2-feat-cached_wsddn-' + _KD,
-                           'kd', 'teacher_wsddn', 'kd_stage1'))
+                           'kd', 'teacher_wsddn', 'kd_stage1'),
+    kd_staged_cached_t1=(_B + 'kdwsd-stage2-cached-t1_wsddn-' + _KD, 'kd',
+                         'teacher_wsddn', 'kd_stage1'),
+    kd_staged_feat_cached_t1=(_B + 'kdwsd-stage2-feat-cached-t1_wsddn-' +
+                              _KD, 'kd', 'teacher_wsddn', 'kd_stage1'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -109,7 +116,11 @@ LABELS = dict(
     kd_staged_feat='student 64 px, KD staged, stage 2 keeps the feature '
     'level (WSDDN)',
     kd_staged_feat_cached='student 64 px, KD staged, stage 2 keeps the '
-    'feature level, cached soft targets (WSDDN)')
+    'feature level, cached soft targets (WSDDN)',
+    kd_staged_cached_t1='student 64 px, KD staged, stage 2 on cached soft '
+    'targets at T = 1 (WSDDN)',
+    kd_staged_feat_cached_t1='student 64 px, KD staged, stage 2 keeps the '
+    'feature level, cached soft targets at T = 1 (WSDDN)')
 #: the runs whose student learns the labels: they share one schedule (the
 #: baseline's), so that a gain is not a longer schedule's
 LABEL_RUNS = tuple(
@@ -284,19 +295,45 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     return cfg
 
 
+def soft_target_name(cfg) -> str:
+    """File name of the soft targets at the config's temperatures:
+    ``soft_targets.pkl`` at the paper's t_c = t_d = 0.5, else
+    ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``)."""
+    pred = cfg.model.get('pred_distill') or {}
+    t_c = float(pred.get('cls_temperature', 0.5))
+    t_d = float(pred.get('det_temperature', 0.5))
+    if (t_c, t_d) == (0.5, 0.5):
+        return 'soft_targets.pkl'
+    return f'soft_targets_tc{t_c:g}_td{t_d:g}.pkl'
+
+
 def soft_targets(args, cfg, teacher: str, seed: int) -> str:
-    """The cached soft targets of ``teacher``'s run of ``seed`` (computed
-    on first use, next to that run's checkpoint; runs started side by side
+    """The cached soft targets of ``teacher``'s run of ``seed`` at the
+    config's temperatures (computed on first use, next to that run's
+    checkpoint, one file per pair of temperatures; runs started side by side
     that need them wait for the one computing them, under a file lock)."""
     import fcntl
 
     import torch
 
     from mmkdwsd.apis import cache_soft_targets
-    out = osp.join(osp.dirname(cfg.model.teacher_ckpt), 'soft_targets.pkl')
+    from mmkdwsd.datasets import load_soft_target_file
+    out = osp.join(
+        osp.dirname(cfg.model.teacher_ckpt), soft_target_name(cfg))
     with open(out + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not osp.isfile(out):
+        if osp.isfile(out):
+            pred = cfg.model.get('pred_distill') or {}
+            meta = load_soft_target_file(out)['meta']
+            for key in ('cls_temperature', 'det_temperature'):
+                want = float(pred.get(key, 0.5))
+                if float(meta.get(key, want)) != want:
+                    raise ValueError(
+                        f'soft-target file {out} was computed at {key} '
+                        f'{meta[key]}, the config of {teacher} seed {seed}'
+                        f"'s student asks for {want}: move the file away "
+                        'to recompute it')
+        else:
             print(f'[{teacher} seed {seed}] caching soft targets in {out}',
                   flush=True)
             cache_soft_targets(
@@ -478,10 +515,9 @@ def gains_table(stats: dict, runs: dict) -> str:
     base_seeds = _map_by_seed(runs, 'baseline')
     ref_seeds = _map_by_seed(runs, 'reference')
     rows = []
-    for name in ('kd_pred', 'kd_feat', 'kd_both', 'kd_both_oicr',
-                 'kd_staged', 'kd_staged_cached', 'kd_staged_feat',
-                 'kd_staged_feat_cached'):
-        if name not in stats or base[0] is None:
+    for name in EXPERIMENTS:
+        if (EXPERIMENTS[name][1] != 'kd' or name == 'kd_stage1'
+                or name not in stats or base[0] is None):
             continue
         mean, std = stats[name]['mAP']
         gain = mean - base[0]
