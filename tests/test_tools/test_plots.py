@@ -213,3 +213,48 @@ def test_soft_target_stats(tmp_path, repo_root, capsys):
     tool.main([str(ann_file), str(tmp_path / 'train'), str(soft)])
     assert '| 2 | 0.875 | 0.375 | 0.000 | 0.000 | 0.250 |' in \
         capsys.readouterr().out
+
+
+def test_upsampled_input_probe(tmp_path, repo_root, tiny_multidigits):
+    """The probe feeds the 64 px network's own inputs, upsampled, to the
+    reference checkpoint: evaluated before and after fine-tuning, both
+    recorded in probe.json; a missing checkpoint is named."""
+    import torch.nn.functional as F
+    from mmengine.config import Config
+
+    from mmkdwsd.registry import MODELS
+    tool = load_tool(repo_root, 'upsampled_input_probe')
+    work = str(tmp_path / 'probe')
+    args = ['--work-dir', work, '--data-root', tiny_multidigits, '--workers',
+            '0', '--epochs', '1']
+    with pytest.raises(FileNotFoundError, match='nothing.pth: no such'):
+        tool.main(['--checkpoint', str(tmp_path / 'nothing.pth')] + args)
+    cfg = tool.build_config(tool.parse_args(['--checkpoint', 'x'] + args))
+    pre = MODELS.build(cfg.model.data_preprocessor)
+    plain = MODELS.build(cfg.model.data_preprocessor.preprocessor)
+    batch = dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)
+                         for _ in range(2)], data_samples=None)
+    out = pre(batch)['inputs']
+    assert out.shape == (2, 3, 128, 128)
+    torch.testing.assert_close(
+        out, F.interpolate(plain(batch)['inputs'], size=(128, 128),
+                           mode='bilinear', align_corners=False))
+    # end to end from a (random) checkpoint of the reference's network
+    reference = Config.fromfile(
+        osp.join(repo_root, 'configs/benchmarks/resnet18-tiny_1xb64-30e_'
+                 'multidigits-large-128px.py')).model
+    ckpt = str(tmp_path / 'reference.pth')
+    weights = MODELS.build(reference).state_dict()
+    weights['backbone.conv1.weight'] += 1  # not what an init would draw
+    torch.save(dict(state_dict=weights), ckpt)
+    result = tool.main(['--checkpoint', ckpt, '--lr', '0'] + args)
+    with open(osp.join(work, 'probe.json')) as f:
+        assert json.load(f) == result
+    assert set(result) >= {'before', 'after'}
+    for when in ('before', 'after'):
+        assert 0 <= result[when]['mAP'] <= 100
+    # the fine-tuning started from the checkpoint (at lr 0 its weights stay)
+    tuned = torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu',
+                       weights_only=False)['state_dict']
+    torch.testing.assert_close(tuned['backbone.conv1.weight'],
+                               weights['backbone.conv1.weight'])
