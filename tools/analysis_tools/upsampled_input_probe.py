@@ -19,8 +19,8 @@ hold the information and what limits the distilled student is its network
 or its training; if it stays near the baseline, the input resolution does,
 and no teacher can lift the 64 px student much.
 
-    python tools/analysis_tools/upsampled_input_probe.py \\
-        --checkpoint work_dirs/benchmarks/epochs60/reference/seed0/epoch_60.pth \\
+    python tools/analysis_tools/upsampled_input_probe.py --checkpoint \\
+        work_dirs/benchmarks/epochs60/reference/seed0/epoch_60.pth \\
         --work-dir work_dirs/upsampled_probe/seed0 [--epochs 10] [--seed 0]
 """
 import argparse
