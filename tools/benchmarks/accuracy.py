@@ -295,13 +295,19 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     return cfg
 
 
+def temperatures(cfg) -> dict:
+    """The config's ``cls_temperature`` and ``det_temperature`` (the
+    paper's 0.5 where unset), as a soft-target file's meta records them."""
+    pred = cfg.model.get('pred_distill') or {}
+    return {key: float(pred.get(key, 0.5))
+            for key in ('cls_temperature', 'det_temperature')}
+
+
 def soft_target_name(cfg) -> str:
     """File name of the soft targets at the config's temperatures:
     ``soft_targets.pkl`` at the paper's t_c = t_d = 0.5, else
     ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``)."""
-    pred = cfg.model.get('pred_distill') or {}
-    t_c = float(pred.get('cls_temperature', 0.5))
-    t_d = float(pred.get('det_temperature', 0.5))
+    t_c, t_d = temperatures(cfg).values()
     if (t_c, t_d) == (0.5, 0.5):
         return 'soft_targets.pkl'
     return f'soft_targets_tc{t_c:g}_td{t_d:g}.pkl'
@@ -323,10 +329,8 @@ def soft_targets(args, cfg, teacher: str, seed: int) -> str:
     with open(out + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if osp.isfile(out):
-            pred = cfg.model.get('pred_distill') or {}
             meta = load_soft_target_file(out)['meta']
-            for key in ('cls_temperature', 'det_temperature'):
-                want = float(pred.get(key, 0.5))
+            for key, want in temperatures(cfg).items():
                 if float(meta.get(key, want)) != want:
                     raise ValueError(
                         f'soft-target file {out} was computed at {key} '
