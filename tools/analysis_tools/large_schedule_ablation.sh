@@ -20,17 +20,11 @@ WORK=$(realpath "${1:-work_dirs/benchmarks/accuracy}")
 SEED=${2:-0}
 OUT=$(realpath -m "${3:-work_dirs/large_schedule_ablation}")
 PY=${PY:-.venv/bin/python}
-saved_config() {  # EXPERIMENT -> the config its finished run saved
-  local run=$WORK/$1/seed$SEED cfg
-  [ -f "$run/done.json" ] || { echo "missing $run/done.json: run" \
-    "tools/benchmarks/accuracy.py --only $1 --seed $SEED first" >&2; exit 1; }
-  cfg=$(ls "$run"/*.py | head -1)
-  echo "$cfg"
-}
-BASE=$(saved_config baseline)
-REF=$(saved_config reference)
-PRED=$(saved_config kd_staged_cached)  # stage 2: labels + prediction level
-FEAT=$(saved_config kd_staged_feat_cached)  # ... + feature level
+. tools/analysis_tools/bench_ablation_lib.sh
+BASE=$(saved_config baseline "$SEED")
+REF=$(saved_config reference "$SEED")
+PRED=$(saved_config kd_staged_cached "$SEED")  # stage 2: labels + prediction level
+FEAT=$(saved_config kd_staged_feat_cached "$SEED")  # ... + feature level
 mkdir -p "$OUT/configs"
 
 schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs

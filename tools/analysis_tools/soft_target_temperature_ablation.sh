@@ -26,15 +26,7 @@ PY=${PY:-.venv/bin/python}
 DATA=${DATA_ROOT:-data/multidigits_large}
 mkdir -p "$OUT/configs"
 
-saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
-  local run=$WORK/$1/seed$2
-  [ -f "$run/done.json" ] || { echo "missing $run/done.json: run" \
-    "tools/benchmarks/accuracy.py --only $1 --seed $2 first" >&2; exit 1; }
-  ls "$run"/*.py | head -1
-}
-map_of() {  # done.json -> its (student/)mAP
-  grep -o '"\(student/\)\?mAP": [0-9.]*' "$1" | head -1 | grep -o '[0-9.]*$'
-}
+. tools/analysis_tools/bench_ablation_lib.sh
 
 for seed in $SEEDS; do
   base=$(saved_config kd_staged_cached "$seed")
@@ -66,8 +58,7 @@ for seed in $SEEDS; do
     "T=0.5 (kd_staged_cached)" \
     "$(map_of "$WORK/kd_staged_cached/seed$seed/done.json")"
   for t in $TEMPS; do
-    echo "  T=$t: $(grep 'Epoch(val)' "$OUT/kd_staged_cached_t$t/seed$seed.log" |
-      tail -1 | grep -o 'student/mAP: [0-9.]*')"
+    echo "  T=$t: $(last_val_map "$OUT/kd_staged_cached_t$t/seed$seed.log")"
   done
   $PY tools/analysis_tools/soft_target_stats.py \
     "$DATA/annotations/instances_train.json" "$DATA/train" \
