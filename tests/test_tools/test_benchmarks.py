@@ -243,7 +243,7 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
     assert 'different schedules' not in out
 
 
-def test_accuracy_tiny(run_script, tmp_path):
+def test_accuracy_tiny(repo_root, run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']
     with pytest.raises(FileNotFoundError, match='no finished reference'):
@@ -313,6 +313,41 @@ def test_accuracy_tiny(run_script, tmp_path):
     ]
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))
+    _check_staged_gain_decomposition(repo_root, work)
+
+
+def _check_staged_gain_decomposition(repo_root, work):
+    """staged_gain_decomposition.sh on the finished tiny work dir: each run
+    is kd_staged_cached_t1's saved config with its one change (no
+    prediction term; no stage-1 start), trained, and reported."""
+    import subprocess
+    import sys
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'staged_gain_decomposition.sh')
+    out = osp.join(work, 'decomposition')
+    proc = subprocess.run(
+        ['bash', script, work, '0', 'stage1_labels scratch_pred', out],
+        env=dict(os.environ, PY=sys.executable),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for run in ('stage1_labels', 'scratch_pred'):
+        assert re.search(rf'^  {run}: \d+\.\d+$', proc.stdout, re.M), \
+            proc.stdout
+    log = open(osp.join(out, 'stage1_labels', 'seed0.log')).read()
+    assert 'load student. in model from' in log
+    assert re.findall(r'distill\.loss_pred: ([\d.]+)', log)
+    assert {float(v) for v in re.findall(r'distill\.loss_pred: ([\d.]+)',
+                                         log)} == {0.0}
+    log = open(osp.join(out, 'scratch_pred', 'seed0.log')).read()
+    assert 'load student. in model from' not in log
+    assert any(float(v) > 0 for v in
+               re.findall(r'distill\.loss_pred: ([\d.]+)', log))
+    # an unknown run is named
+    proc = subprocess.run(['bash', script, work, '0', 'labels_only', out],
+                          env=dict(os.environ, PY=sys.executable),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "unknown run 'labels_only'" in proc.stderr
 
 
 def test_onnx_latency_tiny(run_script, tmp_path):
