@@ -215,6 +215,65 @@ def test_soft_target_stats(tmp_path, repo_root, capsys):
         capsys.readouterr().out
 
 
+def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
+    """The scenes of the labelled split keep their annotations; the others
+    get one whole-image annotation per class with p' >= threshold (classes
+    sorted by category id), scored against their true labels; a labelled
+    split not inside the larger one is named."""
+    import mmengine
+    tool = load_tool(repo_root, 'pseudo_label_scenes')
+    images = [dict(id=i, file_name=f'img{i}.png', height=32, width=40)
+              for i in range(3)]
+    cats = [dict(id=9, name='nine'), dict(id=7, name='seven')]  # 7: class 0
+
+    def ann(i, img, cat):
+        return dict(id=i, image_id=img, category_id=cat, bbox=[1, 1, 8, 8],
+                    area=64, iscrowd=0)
+
+    big = tmp_path / 'big.json'
+    big.write_text(json.dumps(dict(
+        images=images, categories=cats,
+        annotations=[ann(1, 0, 7), ann(2, 1, 9), ann(3, 2, 7),
+                     ann(4, 2, 9)])))
+    small = tmp_path / 'small.json'
+    small.write_text(json.dumps(dict(images=images[:1], categories=cats,
+                                     annotations=[ann(1, 0, 7)])))
+    # img0 (labelled) keeps its '7' whatever p' says; img1 (truth '9') gets
+    # '9' and a wrong '7'; img2 (truth '7', '9') gets '7' only
+    soft = tmp_path / 'soft.pkl'
+    mmengine.dump(dict(meta=dict(num_classes=2), targets={
+        'train/img0.png': np.array([0.1, 0.9], np.float32),
+        'train/img1.png': np.array([0.6, 0.7], np.float32),
+        'train/img2.png': np.array([0.5, 0.2], np.float32)}), str(soft))
+    out = tmp_path / 'pseudo.json'
+    tool.main([str(big), str(small), str(tmp_path / 'train'), str(soft),
+               '--out', str(out)])
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    by_img = {}
+    for a in data['annotations']:
+        by_img.setdefault(a['image_id'], []).append(a)
+    assert [a['id'] for a in by_img[0]] == [1]  # kept as it was
+    assert sorted(a['category_id'] for a in by_img[1]) == [7, 9]
+    assert [a['category_id'] for a in by_img[2]] == [7]
+    assert all(a['bbox'] == [0, 0, 40, 32] for a in by_img[1] + by_img[2])
+    assert len({a['id'] for a in data['annotations']}) == 4
+    assert data['info']['pseudo_labels']['pseudo_labelled_images'] == 2
+    # 2 right of 3 predicted, 2 of 3 true found, no scene exactly right
+    assert ('1 scenes keep their labels, 2 carry pseudo-labels' in printed)
+    assert 'precision 66.7%, recall 66.7%' in printed
+    assert 'right on 0.0% of the scenes' in printed
+    # a labelled scene missing from the larger split
+    small.write_text(json.dumps(dict(
+        images=[dict(id=5, file_name='other.png', height=32, width=40)],
+        categories=cats, annotations=[])))
+    with pytest.raises(ValueError, match=r'small\.json: 1 of its scenes are '
+                       r'not in .*big\.json, e\.g\. other\.png'):
+        tool.main([str(big), str(small), str(tmp_path / 'train'), str(soft),
+                   '--out', str(tmp_path / 'never.json')])
+    assert not (tmp_path / 'never.json').exists()
+
+
 def test_upsampled_input_probe(tmp_path, repo_root, tiny_multidigits):
     """The probe feeds the 64 px network's own inputs, upsampled, to the
     reference checkpoint: evaluated before and after fine-tuning, both

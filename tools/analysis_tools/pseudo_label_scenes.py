@@ -1,0 +1,141 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Turn extra, unlabelled scenes into a teacher-labelled transfer set.
+
+The benchmark's student is short of training scenes, not of capacity
+(docs/benchmarks.md section 1, "More scenes"), and a teacher can label
+scenes nobody annotated. This writes a COCO instances json of a larger
+split whose first scenes keep their annotations (the labelled split the
+teacher and the baseline trained on) and whose other scenes carry the
+teacher's image-level pseudo-labels instead: one annotation per class whose
+cached soft target ``p'`` (``tools/cache_soft_targets.py`` over the larger
+split) reaches ``--threshold``, with the whole image as its box (the
+student reads only the image-level labels). The student then trains on it
+as usual, the soft targets beside the labels. Since the extra scenes are
+generated, their true labels are known: the tool prints how well the
+pseudo-labels match them (never used for training).
+
+Example::
+
+    python tools/analysis_tools/pseudo_label_scenes.py \\
+        data/multidigits_large_train40000/annotations/instances_train.json \\
+        data/multidigits_large/annotations/instances_train.json \\
+        data/multidigits_large_train40000/train SOFT_TARGETS.pkl \\
+        --out data/multidigits_large_train40000/annotations/pseudo_train.json
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Pseudo-label the scenes outside a labelled split')
+    parser.add_argument('ann_file', help='instances json of the larger split')
+    parser.add_argument('labelled_ann_file',
+                        help='instances json of the labelled split (its '
+                        'scenes, by file name, keep their annotations)')
+    parser.add_argument('img_dir', help='image folder of the larger split')
+    parser.add_argument('soft_target_file',
+                        help='soft targets of every scene of the larger split')
+    parser.add_argument('--out', required=True, help='output json')
+    parser.add_argument('--threshold', type=float, default=0.5,
+                        help="a class is present where p' >= this")
+    return parser.parse_args(argv)
+
+
+def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
+                 soft_target_file: str, threshold: float = 0.5):
+    """Replace the annotations of the scenes outside the labelled split.
+
+    Args:
+        ann_file (str): Instances json of the larger split.
+        labelled_ann_file (str): Instances json of the labelled split.
+        img_dir (str): Image folder of the larger split.
+        soft_target_file (str): Soft targets of every scene of the larger
+            split (each scene missing from it is named).
+        threshold (float): A class is present where ``p' >= threshold``.
+
+    Returns:
+        tuple: The new json (dict) and statistics of the pseudo-labels
+        against the true labels of the unlabelled scenes (dict:
+        ``labelled``, ``pseudo``, ``precision``, ``recall``,
+        ``exact``: share of scenes whose label set is right).
+    """
+    from mmkdwsd.datasets.soft_targets import attach_soft_targets
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from soft_target_stats import labelled_images
+    with open(ann_file, encoding='utf-8') as f:
+        data = json.load(f)
+    with open(labelled_ann_file, encoding='utf-8') as f:
+        keep = {img['file_name'] for img in json.load(f)['images']}
+    missing = keep - {img['file_name'] for img in data['images']}
+    if missing:
+        raise ValueError(
+            f'{labelled_ann_file}: {len(missing)} of its scenes are not in '
+            f'{ann_file}, e.g. {sorted(missing)[0]}; the larger split must '
+            'contain the labelled one')
+    data_list, labels = labelled_images(ann_file, img_dir)
+    attach_soft_targets(data_list, soft_target_file, labels.shape[1])
+    cat_ids = [c['id'] for c in sorted(data['categories'],
+                                       key=lambda c: c['id'])]
+    next_id = max((a['id'] for a in data['annotations']), default=0) + 1
+    pseudo_ids = set()
+    annotations = []
+    tp = fp = fn = exact = 0
+    by_id = {img['id']: img for img in data['images']}
+    for info, truth in zip(data_list, labels):
+        img = by_id[info['img_id']]
+        if img['file_name'] in keep:
+            continue
+        pseudo_ids.add(img['id'])
+        present = np.asarray(info['soft_target']) >= threshold
+        for k in np.flatnonzero(present):
+            w, h = img['width'], img['height']
+            annotations.append(
+                dict(id=next_id, image_id=img['id'], category_id=cat_ids[k],
+                     bbox=[0, 0, w, h], area=w * h, iscrowd=0))
+            next_id += 1
+        truth = truth.astype(bool)
+        tp += int((present & truth).sum())
+        fp += int((present & ~truth).sum())
+        fn += int((~present & truth).sum())
+        exact += int((present == truth).all())
+    data['annotations'] = [
+        a for a in data['annotations'] if a['image_id'] not in pseudo_ids
+    ] + annotations
+    data.setdefault('info', {})['pseudo_labels'] = dict(
+        labelled_ann_file=osp.abspath(labelled_ann_file),
+        soft_target_file=osp.abspath(soft_target_file),
+        threshold=threshold,
+        pseudo_labelled_images=len(pseudo_ids))
+    n = len(pseudo_ids)
+    stats = dict(
+        labelled=len(data_list) - n,
+        pseudo=n,
+        precision=tp / max(tp + fp, 1),
+        recall=tp / max(tp + fn, 1),
+        exact=exact / max(n, 1))
+    return data, stats
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    from mmkdwsd.utils.fileio import atomic_dump_json
+    data, stats = pseudo_label(args.ann_file, args.labelled_ann_file,
+                               args.img_dir, args.soft_target_file,
+                               args.threshold)
+    atomic_dump_json(data, args.out)
+    print(f'{args.out}: {stats["labelled"]} scenes keep their labels, '
+          f'{stats["pseudo"]} carry pseudo-labels (p\' >= {args.threshold}); '
+          'against their true labels: precision '
+          f'{100 * stats["precision"]:.1f}%, recall '
+          f'{100 * stats["recall"]:.1f}%, whole label set right on '
+          f'{100 * stats["exact"]:.1f}% of the scenes')
+
+
+if __name__ == '__main__':
+    main()

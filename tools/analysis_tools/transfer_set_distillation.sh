@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Distillation with a teacher-labelled transfer set (docs/benchmarks.md
+# section 1, "More scenes"): the benchmark's best distilled student
+# (`kd_staged_cached_t1`: stage 1's start, then labels + prediction level on
+# soft targets at t_c = t_d = 1) trained on a larger split of which only the
+# benchmark's 10,000 scenes keep their labels; the teacher (trained on those
+# 10,000 alone) gives the other scenes their soft targets and image-level
+# pseudo-labels (pseudo_label_scenes.py). Everything else is the saved
+# config of the seed's finished `kd_staged_cached_t1` run. Needs that run and
+# the larger split (data_scaling_probe.sh generates it); computes the
+# split's window proposals and the teacher's soft targets over it once.
+# Prints the student's val mAP. A rerun skips what is done.
+# Usage: bash tools/analysis_tools/transfer_set_distillation.sh \
+#   [WORK_DIR] [NUM_TRAIN] [EPOCHS] [SEED] [OUT]
+# e.g. ... work_dirs/benchmarks/epochs60 40000 15 0: 15 epochs of 40,000
+# scenes are the steps of the benchmark's 60 epochs of 10,000.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
+NUM=${2:-40000}
+EPOCHS=${3:-15}
+SEED=${4:-0}
+OUT=$(realpath -m "${5:-work_dirs/benchmarks/x_data_scaling}")
+PY=${PY:-.venv/bin/python}
+DATA=$(realpath -m "${DATA_ROOT:-data/multidigits_large}")
+BIG=$(realpath -m "data/multidigits_large_train$NUM")
+. tools/analysis_tools/bench_ablation_lib.sh
+base=$(saved_config kd_staged_cached_t1 "$SEED")
+[ -f "$BIG/annotations/instances_train.json" ] || { echo "missing $BIG:" \
+  "run tools/analysis_tools/data_scaling_probe.sh $NUM first" >&2; exit 1; }
+mkdir -p "$OUT/configs" "$BIG/proposals"
+
+proposals=$BIG/proposals/windows_train.pkl
+[ -f "$proposals" ] || $PY tools/generate_proposals.py \
+  --ann-file "$BIG/annotations/instances_train.json" --img-dir "$BIG/train" \
+  --out "$proposals" --method windows --topk 500 --min-size 16 --workers 2
+
+name=kd_staged_cached_t1_transfer${NUM}_${EPOCHS}e_seed$SEED
+soft=$OUT/soft_targets_train${NUM}_seed${SEED}_tc1_td1.pkl
+pseudo=$OUT/pseudo_train${NUM}_seed$SEED.json
+cfg=$OUT/configs/$name.py
+cat > "$cfg" <<PY
+_base_ = ['$base']
+# the decoded scenes of data_scaling_probe.sh (same images, same order)
+train_dataloader = dict(dataset=dict(
+    cache_file='predecoded/instances_train.npy',
+    dataset=dict(data_root='$BIG/', ann_file='$pseudo',
+                 soft_target_file='$soft')))
+val_dataloader = dict(dataset=dict(data_root='$DATA/'))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=$EPOCHS, val_interval=$EPOCHS)
+default_hooks = dict(checkpoint=dict(interval=$EPOCHS))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=200),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$EPOCHS,
+         T_max=$EPOCHS, eta_min=1e-5, convert_to_iter_based=True),
+]
+PY
+if [ ! -f "$soft" ]; then  # over the true-label json: same scenes, same keys
+  $PY tools/cache_soft_targets.py "$cfg" --proposal-file "$proposals" \
+    --out "$soft" --workers 2 --batch-size 64 --cfg-options \
+    "train_dataloader.dataset.dataset.ann_file=$BIG/annotations/instances_train.json"
+fi
+[ -f "$pseudo" ] || $PY tools/analysis_tools/pseudo_label_scenes.py \
+  "$BIG/annotations/instances_train.json" \
+  "$DATA/annotations/instances_train.json" "$BIG/train" "$soft" \
+  --out "$pseudo" | tee "$OUT/$name.pseudo_labels.txt"
+if [ ! -f "$OUT/$name.done" ]; then
+  echo "$name ($(date +%T))"
+  $PY tools/train.py "$cfg" --work-dir "$OUT/$name" > "$OUT/$name.log" \
+    2>&1 || { echo "failed, see $OUT/$name.log" >&2; exit 1; }
+  touch "$OUT/$name.done"
+fi
+echo "$name: val mAP $(last_val_map "$OUT/$name.log")"
