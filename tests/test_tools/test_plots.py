@@ -247,7 +247,7 @@ def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
         'train/img2.png': np.array([0.5, 0.2], np.float32)}), str(soft))
     out = tmp_path / 'pseudo.json'
     tool.main([str(big), str(small), str(tmp_path / 'train'), str(soft),
-               '--out', str(out)])
+               '--out', str(out), '--threshold', '0.5'])
     printed = capsys.readouterr().out
     data = json.loads(out.read_text())
     by_img = {}
@@ -263,6 +263,24 @@ def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
     assert ('1 scenes keep their labels, 2 carry pseudo-labels' in printed)
     assert 'precision 66.7%, recall 66.7%' in printed
     assert 'right on 0.0% of the scenes' in printed
+    # 'auto': the best F1 on the labelled scene (truth '7' only, p' 0.1 on
+    # it) needs p' >= 0.05, which keeps both classes on the others
+    assert tool.best_threshold(np.array([[0.1, 0.9]]), np.array([[1, 0]])) \
+        == pytest.approx(0.05)
+    assert tool.best_threshold(np.array([[0.3, 0.8], [0.7, 0.2]]),
+                               np.array([[0, 1], [1, 0]])) == \
+        pytest.approx(0.35)
+    tool.main([str(big), str(small), str(tmp_path / 'train'), str(soft),
+               '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert "pseudo-labels (p' >= 0.05)" in printed
+    assert 'precision 75.0%, recall 100.0%' in printed
+    assert 'right on 50.0% of the scenes' in printed
+    with pytest.raises(SystemExit):
+        tool.parse_args([str(big), str(small), 'x', 'y', '--out', 'z',
+                         '--threshold', '1.5'])
+    assert "expected 'auto' or a number in (0, 1], got '1.5'" in \
+        capsys.readouterr().err
     # a labelled scene missing from the larger split
     small.write_text(json.dumps(dict(
         images=[dict(id=5, file_name='other.png', height=32, width=40)],

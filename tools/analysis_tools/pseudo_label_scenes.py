@@ -31,6 +31,19 @@ from typing import Optional, Sequence
 import numpy as np
 
 
+def _threshold(value: str):
+    if value == 'auto':
+        return value
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = None
+    if threshold is None or not 0 < threshold <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a number in (0, 1], got {value!r}")
+    return threshold
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Pseudo-label the scenes outside a labelled split')
@@ -42,13 +55,38 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('soft_target_file',
                         help='soft targets of every scene of the larger split')
     parser.add_argument('--out', required=True, help='output json')
-    parser.add_argument('--threshold', type=float, default=0.5,
-                        help="a class is present where p' >= this")
+    parser.add_argument(
+        '--threshold', default='auto', type=_threshold,
+        help="a class is present where p' >= this; 'auto' (default): the "
+        'threshold of 0.05, 0.10, ..., 0.95 with the best F1 (over all '
+        'classes) on the labelled scenes')
     return parser.parse_args(argv)
 
 
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold of 0.05, 0.10, ..., 0.95 with the best F1 over all
+    (image, class) pairs.
+
+    Args:
+        scores (np.ndarray): Soft targets, (N, K).
+        labels (np.ndarray): 1 where the class is present, (N, K).
+
+    Returns:
+        float: The threshold (the lowest of equals).
+    """
+    truth = labels.astype(bool)
+    best, best_f1 = 0.5, -1.0
+    for t in np.round(np.arange(0.05, 0.951, 0.05), 2):
+        present = scores >= t
+        tp = (present & truth).sum()
+        f1 = 2 * tp / max(present.sum() + truth.sum(), 1)
+        if f1 > best_f1:
+            best, best_f1 = float(t), f1
+    return best
+
+
 def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
-                 soft_target_file: str, threshold: float = 0.5):
+                 soft_target_file: str, threshold='auto'):
     """Replace the annotations of the scenes outside the labelled split.
 
     Args:
@@ -57,12 +95,14 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         img_dir (str): Image folder of the larger split.
         soft_target_file (str): Soft targets of every scene of the larger
             split (each scene missing from it is named).
-        threshold (float): A class is present where ``p' >= threshold``.
+        threshold (float | str): A class is present where
+            ``p' >= threshold``; ``'auto'``: :func:`best_threshold` on the
+            labelled scenes.
 
     Returns:
         tuple: The new json (dict) and statistics of the pseudo-labels
         against the true labels of the unlabelled scenes (dict:
-        ``labelled``, ``pseudo``, ``precision``, ``recall``,
+        ``threshold``, ``labelled``, ``pseudo``, ``precision``, ``recall``,
         ``exact``: share of scenes whose label set is right).
     """
     from mmkdwsd.datasets.soft_targets import attach_soft_targets
@@ -80,19 +120,26 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
             'contain the labelled one')
     data_list, labels = labelled_images(ann_file, img_dir)
     attach_soft_targets(data_list, soft_target_file, labels.shape[1])
+    by_id = {img['id']: img for img in data['images']}
+    in_keep = np.array(
+        [by_id[info['img_id']]['file_name'] in keep for info in data_list])
+    scores = np.stack([info['soft_target'] for info in data_list])
+    if threshold == 'auto':
+        threshold = best_threshold(scores[in_keep], labels[in_keep])
+    threshold = float(threshold)
     cat_ids = [c['id'] for c in sorted(data['categories'],
                                        key=lambda c: c['id'])]
     next_id = max((a['id'] for a in data['annotations']), default=0) + 1
     pseudo_ids = set()
     annotations = []
     tp = fp = fn = exact = 0
-    by_id = {img['id']: img for img in data['images']}
-    for info, truth in zip(data_list, labels):
-        img = by_id[info['img_id']]
-        if img['file_name'] in keep:
+    for info, truth, kept, score in zip(data_list, labels, in_keep,
+                                        scores):
+        if kept:
             continue
+        img = by_id[info['img_id']]
         pseudo_ids.add(img['id'])
-        present = np.asarray(info['soft_target']) >= threshold
+        present = score >= threshold
         for k in np.flatnonzero(present):
             w, h = img['width'], img['height']
             annotations.append(
@@ -114,6 +161,7 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         pseudo_labelled_images=len(pseudo_ids))
     n = len(pseudo_ids)
     stats = dict(
+        threshold=threshold,
         labelled=len(data_list) - n,
         pseudo=n,
         precision=tp / max(tp + fp, 1),
@@ -130,7 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                args.threshold)
     atomic_dump_json(data, args.out)
     print(f'{args.out}: {stats["labelled"]} scenes keep their labels, '
-          f'{stats["pseudo"]} carry pseudo-labels (p\' >= {args.threshold}); '
+          f'{stats["pseudo"]} carry pseudo-labels (p\' >= '
+          f'{stats["threshold"]:g}); '
           'against their true labels: precision '
           f'{100 * stats["precision"]:.1f}%, recall '
           f'{100 * stats["recall"]:.1f}%, whole label set right on '
