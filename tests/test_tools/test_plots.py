@@ -281,6 +281,13 @@ def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
                          '--threshold', '1.5'])
     assert "expected 'auto' or a number in (0, 1], got '1.5'" in \
         capsys.readouterr().err
+    # 'auto' without labelled scenes
+    small.write_text(json.dumps(dict(images=[], categories=cats,
+                                     annotations=[])))
+    with pytest.raises(ValueError, match=r'small\.json has none; give a '
+                       'number'):
+        tool.main([str(big), str(small), str(tmp_path / 'train'), str(soft),
+                   '--out', str(tmp_path / 'never.json')])
     # a labelled scene missing from the larger split
     small.write_text(json.dumps(dict(
         images=[dict(id=5, file_name='other.png', height=32, width=40)],

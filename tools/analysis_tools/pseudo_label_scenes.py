@@ -125,6 +125,10 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         [by_id[info['img_id']]['file_name'] in keep for info in data_list])
     scores = np.stack([info['soft_target'] for info in data_list])
     if threshold == 'auto':
+        if not in_keep.any():
+            raise ValueError(
+                f'--threshold auto picks the threshold on the labelled '
+                f'scenes, and {labelled_ann_file} has none; give a number')
         threshold = best_threshold(scores[in_keep], labels[in_keep])
     threshold = float(threshold)
     cat_ids = [c['id'] for c in sorted(data['categories'],
