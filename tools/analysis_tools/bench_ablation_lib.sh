@@ -1,8 +1,8 @@
 # Shared by the ablation scripts that start from a finished
 # `tools/benchmarks/accuracy.py` work dir (large_schedule_ablation.sh,
-# soft_target_temperature_ablation.sh, staged_gain_decomposition.sh) and
-# data_scaling_probe.sh; sourced, not run. saved_config needs WORK (the
-# accuracy.py work dir) set.
+# soft_target_temperature_ablation.sh, staged_gain_decomposition.sh,
+# transfer_set_distillation.sh) and data_scaling_probe.sh; sourced, not
+# run. saved_config needs WORK (the accuracy.py work dir) set.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
@@ -18,4 +18,15 @@ map_of() {  # done.json -> its (student/)mAP
 last_val_map() {  # training log -> the (student/)mAP of its last validation
   grep 'Epoch(val)' "$1" | tail -1 | grep -o 'mAP: [0-9.]*' | head -1 |
     grep -o '[0-9.]*$'
+}
+
+schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs
+  local warmup=''
+  [ "$2" = 1 ] && warmup="dict(type='LinearLR', start_factor=0.01,
+    by_epoch=False, begin=0, end=200),"
+  printf '%s\n' "train_cfg = dict(max_epochs=$1, val_interval=$1)
+default_hooks = dict(checkpoint=dict(interval=$1))
+param_scheduler = [$warmup
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,
+         T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
 }

@@ -57,14 +57,7 @@ train_dataloader = dict(
     num_workers=2, dataset=dict(dataset=dict(data_root='$BIG/')))
 val_dataloader = dict(num_workers=2, dataset=dict(data_root='$DATA/'))
 test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=$e, val_interval=$e)
-default_hooks = dict(checkpoint=dict(interval=$e))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=200),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$e,
-         T_max=$e, eta_min=1e-5, convert_to_iter_based=True),
-]
+$(schedule "$e" 1)
 randomness = dict(seed=$SEED)
 PY
   [ -f "$OUT/$name.done" ] && continue

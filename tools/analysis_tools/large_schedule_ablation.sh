@@ -27,16 +27,6 @@ PRED=$(saved_config kd_staged_cached "$SEED")  # stage 2: labels + prediction le
 FEAT=$(saved_config kd_staged_feat_cached "$SEED")  # ... + feature level
 mkdir -p "$OUT/configs"
 
-schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs
-  local warmup=''
-  [ "$2" = 1 ] && warmup="dict(type='LinearLR', start_factor=0.01,
-    by_epoch=False, begin=0, end=200),"
-  printf '%s\n' "train_cfg = dict(max_epochs=$1, val_interval=$1)
-default_hooks = dict(checkpoint=dict(interval=$1))
-param_scheduler = [$warmup
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,
-         T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
-}
 NAMES=() LABELS=()
 run() {  # NAME LABEL BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- plain student)
   local cfg=$OUT/configs/$1.py init=''

@@ -48,14 +48,7 @@ train_dataloader = dict(dataset=dict(
                  soft_target_file='$soft')))
 val_dataloader = dict(dataset=dict(data_root='$DATA/'))
 test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=$EPOCHS, val_interval=$EPOCHS)
-default_hooks = dict(checkpoint=dict(interval=$EPOCHS))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=200),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$EPOCHS,
-         T_max=$EPOCHS, eta_min=1e-5, convert_to_iter_based=True),
-]
+$(schedule "$EPOCHS" 1)
 PY
 if [ ! -f "$soft" ]; then  # over the true-label json: same scenes, same keys
   $PY tools/cache_soft_targets.py "$cfg" --proposal-file "$proposals" \
