@@ -2,17 +2,17 @@
 """Turn extra, unlabelled scenes into a teacher-labelled transfer set.
 
 The benchmark's student is short of training scenes, not of capacity
-(docs/benchmarks.md section 1, "More scenes"), and a teacher can label
-scenes nobody annotated. This writes a COCO instances json of a larger
-split whose first scenes keep their annotations (the labelled split the
-teacher and the baseline trained on) and whose other scenes carry the
+(docs/benchmarks.md section 1, "What the gain is made of", More scenes), and a
+teacher can label scenes nobody annotated. This writes a COCO instances json of
+a larger split whose first scenes keep their annotations (the labelled split
+the teacher and the baseline trained on) and whose other scenes carry the
 teacher's image-level pseudo-labels instead: one annotation per class whose
 cached soft target ``p'`` (``tools/cache_soft_targets.py`` over the larger
-split) reaches ``--threshold``, with the whole image as its box (the
-student reads only the image-level labels). The student then trains on it
-as usual, the soft targets beside the labels. Since the extra scenes are
-generated, their true labels are known: the tool prints how well the
-pseudo-labels match them (never used for training).
+split) reaches ``--threshold``, with the whole image as its box (the student
+reads only the image-level labels). The student then trains on it as usual, the
+soft targets beside the labels. Since the extra scenes are generated, their
+true labels are known: the tool prints how well the pseudo-labels match them
+(never used for training).
 
 Example::
 

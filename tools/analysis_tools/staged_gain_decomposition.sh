@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the staged student's gain comes from (docs/benchmarks.md section 1,
-# "Where the staged gain comes from"): the benchmark's best distilled
+# "What the gain is made of"): the benchmark's best distilled
 # student, `kd_staged_cached_t1` (stage 1's feature-level start, then the
 # baseline's schedule of labels + prediction level on soft targets at
 # t_c = t_d = 1), taken apart into
