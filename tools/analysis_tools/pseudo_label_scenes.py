@@ -134,27 +134,23 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
     cat_ids = [c['id'] for c in sorted(data['categories'],
                                        key=lambda c: c['id'])]
     next_id = max((a['id'] for a in data['annotations']), default=0) + 1
+    truth, present, pseudo = labels.astype(bool), scores >= threshold, ~in_keep
     pseudo_ids = set()
     annotations = []
-    tp = fp = fn = exact = 0
-    for info, truth, kept, score in zip(data_list, labels, in_keep,
-                                        scores):
-        if kept:
-            continue
-        img = by_id[info['img_id']]
-        pseudo_ids.add(img['id'])
-        present = score >= threshold
-        for k in np.flatnonzero(present):
-            w, h = img['width'], img['height']
+    for info, row in zip([d for d, p in zip(data_list, pseudo) if p],
+                         present[pseudo]):
+        pseudo_ids.add(info['img_id'])
+        w, h = info['width'], info['height']
+        for k in np.flatnonzero(row):
             annotations.append(
-                dict(id=next_id, image_id=img['id'], category_id=cat_ids[k],
-                     bbox=[0, 0, w, h], area=w * h, iscrowd=0))
+                dict(id=next_id, image_id=info['img_id'],
+                     category_id=cat_ids[k], bbox=[0, 0, w, h], area=w * h,
+                     iscrowd=0))
             next_id += 1
-        truth = truth.astype(bool)
-        tp += int((present & truth).sum())
-        fp += int((present & ~truth).sum())
-        fn += int((~present & truth).sum())
-        exact += int((present == truth).all())
+    tp = int((present & truth)[pseudo].sum())
+    fp = int((present & ~truth)[pseudo].sum())
+    fn = int((~present & truth)[pseudo].sum())
+    exact = int((present == truth)[pseudo].all(1).sum())
     data['annotations'] = [
         a for a in data['annotations'] if a['image_id'] not in pseudo_ids
     ] + annotations
