@@ -23,7 +23,9 @@ cached soft targets: the teacher then runs only for the feature level, on
 the regions each step draws); ``kd_staged_cached_t1`` and
 ``kd_staged_feat_cached_t1`` are the two cached ones with soft targets at
 temperature 1 instead of the paper's 0.5 (``t_c = t_d = 1``; each pair of
-temperatures has its own soft-target file next to the teacher's checkpoint).
+temperatures has its own soft-target file next to the teacher's checkpoint);
+``kd_stage1_oicr`` and ``kd_staged_cached_t1_oicr`` are ``kd_stage1`` and
+``kd_staged_cached_t1`` with the OICR teacher.
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -98,7 +100,10 @@ EXPERIMENTS = dict(
     kd_staged_cached_t1=(_B + 'kdwsd-stage2-cached-t1_wsddn-' + _KD, 'kd',
                          'teacher_wsddn', 'kd_stage1'),
     kd_staged_feat_cached_t1=(_B + 'kdwsd-stage2-feat-cached-t1_wsddn-' +
-                              _KD, 'kd', 'teacher_wsddn', 'kd_stage1'))
+                              _KD, 'kd', 'teacher_wsddn', 'kd_stage1'),
+    kd_stage1_oicr=(_B + 'kdwsd-stage1_oicr-' + _KD, 'kd', 'teacher_oicr'),
+    kd_staged_cached_t1_oicr=(_B + 'kdwsd-stage2-cached-t1_oicr-' + _KD,
+                              'kd', 'teacher_oicr', 'kd_stage1_oicr'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -120,12 +125,19 @@ LABELS = dict(
     kd_staged_cached_t1='student 64 px, KD staged, stage 2 on cached soft '
     'targets at T = 1 (WSDDN)',
     kd_staged_feat_cached_t1='student 64 px, KD staged, stage 2 keeps the '
-    'feature level, cached soft targets at T = 1 (WSDDN)')
+    'feature level, cached soft targets at T = 1 (WSDDN)',
+    kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
+    'OICR)',
+    kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
+    'soft targets at T = 1 (OICR)')
+#: the stage-1 runs: feature level only, no head, no labels (their own
+#: schedule, no mAP)
+STAGE1_RUNS = ('kd_stage1', 'kd_stage1_oicr')
 #: the runs whose student learns the labels: they share one schedule (the
 #: baseline's), so that a gain is not a longer schedule's
 LABEL_RUNS = tuple(
     name for name, (_, kind, *_) in EXPERIMENTS.items()
-    if kind == 'student' or (kind == 'kd' and name != 'kd_stage1'))
+    if kind == 'student' or (kind == 'kd' and name not in STAGE1_RUNS))
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -150,8 +162,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--student-epochs', type=int,
         help='override max_epochs of the runs that train a student on the '
-        'labels (baseline, reference, every kd_* but kd_stage1), leaving '
-        'the teachers and stage 1 at theirs (or --epochs)')
+        'labels (baseline, reference, every kd_* but the stage-1 runs), '
+        'leaving the teachers and stage 1 at theirs (or --epochs)')
     parser.add_argument(
         '--teacher-epochs', type=int,
         help='override max_epochs of the teachers (teacher_wsddn, '
@@ -520,7 +532,7 @@ def gains_table(stats: dict, runs: dict) -> str:
     ref_seeds = _map_by_seed(runs, 'reference')
     rows = []
     for name in EXPERIMENTS:
-        if (EXPERIMENTS[name][1] != 'kd' or name == 'kd_stage1'
+        if (EXPERIMENTS[name][1] != 'kd' or name in STAGE1_RUNS
                 or name not in stats or base[0] is None):
             continue
         mean, std = stats[name]['mAP']

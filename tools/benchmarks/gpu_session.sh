@@ -11,7 +11,7 @@
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
 #      data pipeline alone against the fastest training step; md/speed.md);
-#   4. accuracy runs (ACCURACY, default all fifteen), in four waves by
+#   4. accuracy runs (ACCURACY, default all seventeen), in four waves by
 #      dependency (references; teachers; students of a teacher and stage 1;
 #      students of stage 1), every run of a wave and every seed of SEEDS
 #      its own process side by side on the GPU (the small models leave it
@@ -57,7 +57,8 @@ export PYTHONUNBUFFERED=1
 [ -n "${COMMIT:-}" ] && export MMKDWSD_COMMIT=$COMMIT
 ALL_RUNS="reference baseline teacher_wsddn teacher_oicr kd_pred kd_feat \
 kd_both kd_both_oicr kd_stage1 kd_staged kd_staged_cached kd_staged_feat \
-kd_staged_feat_cached kd_staged_cached_t1 kd_staged_feat_cached_t1"
+kd_staged_feat_cached kd_staged_cached_t1 kd_staged_feat_cached_t1 \
+kd_stage1_oicr kd_staged_cached_t1_oicr"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers
   python3 -m pip install -q --no-index --no-deps --no-compile \
@@ -148,9 +149,10 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   # GPU mostly idle): the references, then the teachers, then the students
   # that need a teacher (and stage 1), then those that start from stage 1.
   for wave in "baseline reference" "teacher_wsddn teacher_oicr" \
-      "kd_pred kd_feat kd_both kd_both_oicr kd_stage1" \
+      "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr" \
       "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
-      kd_staged_cached_t1 kd_staged_feat_cached_t1"; do
+      kd_staged_cached_t1 kd_staged_feat_cached_t1 \
+      kd_staged_cached_t1_oicr"; do
     names=
     for name in $wave; do
       case $selected in *" $name "*) names="$names $name" ;; esac
@@ -183,7 +185,7 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   mkdir -p "$OUT/accuracy"
   runs=$(find "$ACC_DIR" \( -name '*.log' \
     -o -name '*.json' -o -name 'soft_targets*.pkl' \
-    -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1\)/seed[0-9]*/epoch_[0-9]*\.pth' \
+    -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1\|kd_stage1_oicr\)/seed[0-9]*/epoch_[0-9]*\.pth' \
     \) 2>/dev/null)
   # checkpoints of finished runs only: the weights-only copies below cannot
   # be resumed from, and an unfinished run restarts next time
