@@ -103,6 +103,29 @@ def region_sum(values: Tensor, num_rois: Sequence[int]) -> Tensor:
         [part.sum(dim=0) for part in values.split(list(num_rois))])
 
 
+def pad_regions(values: Tensor, num_rois: Sequence[int],
+                value: float = 0.0) -> Tensor:
+    """Per-image regions of a batch as one padded (N, R_max, ...) tensor.
+
+    A view without a copy when every image has the same number of regions
+    (the usual case with a fixed proposal count), else one padded copy.
+
+    Args:
+        values (Tensor): Shape (R, ...), all images concatenated.
+        num_rois (Sequence[int]): Regions per image, summing to R.
+        value (float): Fill of the padded rows. Defaults to 0.
+
+    Returns:
+        Tensor: Shape (N, R_max, ...); row r of image i is region r of image
+        i where r < R_i, ``value`` after.
+    """
+    num_rois = list(num_rois)
+    if same_region_count(num_rois):
+        return values.view(len(num_rois), num_rois[0], *values.shape[1:])
+    return torch.nn.utils.rnn.pad_sequence(
+        list(values.split(num_rois)), batch_first=True, padding_value=value)
+
+
 def multi_hot(labels: Sequence[Tensor], like: Tensor) -> Tensor:
     """Multi-hot targets (N, K) of per-image class indices, in one scatter.
 

@@ -4,7 +4,8 @@ from unittest import TestCase
 import torch
 from mmengine.config import ConfigDict
 
-from mmkdwsd.models.roi_heads.bbox_heads import mine_pseudo_labels
+from mmkdwsd.models.roi_heads.bbox_heads import (mine_pseudo_labels,
+                                                 mine_pseudo_labels_batch)
 from mmkdwsd.registry import MODELS
 from mmkdwsd.utils import register_all_modules
 
@@ -16,6 +17,39 @@ def _boxes(num, size=64, seed=0):
     xy = torch.rand(num, 2, generator=gen) * size * 0.6
     wh = torch.rand(num, 2, generator=gen) * size * 0.4 + 4
     return torch.cat([xy, xy + wh], dim=1)
+
+
+def _iou(a, b):
+    """IoU of two boxes (x1, y1, x2, y2) as Python floats."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) *
+             (b[3] - b[1]) - w * h)
+    return w * h / max(union, 1e-6)
+
+
+def _mine_oracle(bboxes, scores, present, iou_thr=0.5):
+    """OICR's mining of one image written out region by region: the seed of
+    each present class (ascending) is its best region; a region takes the
+    class of the seed it overlaps most (first class on ties) when the IoU
+    reaches iou_thr, background (K) otherwise, weighted by that seed's
+    score."""
+    num_classes = scores.shape[1]
+    seeds = [(c, int(scores[:, c].argmax())) for c in sorted(present)]
+    labels, weights = [], []
+    for box in bboxes.tolist():
+        best, best_iou = None, -1.0
+        for c, r in seeds:
+            iou = _iou(box, bboxes[r].tolist())
+            if iou > best_iou:
+                best, best_iou = (c, r), iou
+        if best is None:
+            labels.append(num_classes)
+            weights.append(0.0)
+            continue
+        labels.append(best[0] if best_iou >= iou_thr else num_classes)
+        weights.append(float(scores[best[1], best[0]]))
+    return torch.tensor(labels), torch.tensor(weights)
 
 
 class TestWSDDNBBoxHead(TestCase):
@@ -94,6 +128,38 @@ class TestWSDDNBBoxHead(TestCase):
         self.assertAlmostEqual(
             losses['loss_wsddn'].item(), expected.item(), places=5)
 
+    def test_refine_loss_matches_per_image_oracle(self):
+        """The batched refinement losses equal OICR's per-image definition
+        (mining written out region by region, weighted CE averaged over each
+        image's regions, then over images), with equal and unequal region
+        counts."""
+        head = MODELS.build({**self.DEFAULT_ARGS, 'num_refine': 2})
+        gt_labels = [torch.tensor([1]), torch.tensor([0, 3]),
+                     torch.tensor([], dtype=torch.long)]
+        for counts in ((16, 5, 1), (9, 9, 9)):
+            (cls_logits, det_logits, refine, _), num_rois = self._forward(
+                head, counts)
+            bboxes = [_boxes(n, seed=i) for i, n in enumerate(num_rois)]
+            # duplicate boxes make seeds share regions (the tie rule)
+            bboxes[0][1] = bboxes[0][0]
+            losses = head.loss_by_feat(cls_logits, det_logits, refine,
+                                       bboxes, gt_labels)
+            prev = [s.detach() for s in head.get_region_scores(
+                cls_logits, det_logits, num_rois)[0]]
+            for k, logits in enumerate(refine):
+                per_image = []
+                for logit, score, box, gt in zip(
+                        logits.split(num_rois), prev, bboxes, gt_labels):
+                    labels, weights = _mine_oracle(box, score, gt.tolist())
+                    ce = torch.nn.functional.cross_entropy(
+                        logit, labels, reduction='none')
+                    per_image.append((weights * ce).mean())
+                torch.testing.assert_close(
+                    losses[f'loss_refine{k + 1}'],
+                    torch.stack(per_image).mean())
+                prev = [torch.softmax(p.detach(), dim=1)[:, :4]
+                        for p in logits.split(num_rois)]
+
     def test_predict_by_feat(self):
         head = MODELS.build(self.DEFAULT_ARGS)
         scores = torch.tensor([[0.6, 0.1], [0.5, 0.0], [0.15, 0.3]])
@@ -159,6 +225,27 @@ class TestMinePseudoLabels(TestCase):
             _boxes(4), torch.rand(4, 3), torch.tensor([], dtype=torch.long))
         torch.testing.assert_close(labels, torch.full((4, ), 3))
         torch.testing.assert_close(weights, torch.zeros(4))
+
+    def test_batch_matches_oracle(self):
+        """Padded batch mining equals the per-image definition; padded
+        regions (scores -1) are never seeds and weigh 0."""
+        gen = torch.Generator().manual_seed(1)
+        num_rois, num_classes = (7, 3, 5), 4
+        bboxes = torch.zeros(3, 7, 4)
+        scores = torch.full((3, 7, num_classes), -1.0)
+        present = [[0, 2], [3], []]
+        gt_mask = torch.zeros(3, num_classes, dtype=torch.bool)
+        for i, n in enumerate(num_rois):
+            bboxes[i, :n] = _boxes(n, seed=i)
+            scores[i, :n] = torch.rand(n, num_classes, generator=gen)
+            gt_mask[i, present[i]] = True
+        labels, weights = mine_pseudo_labels_batch(bboxes, scores, gt_mask)
+        for i, n in enumerate(num_rois):
+            exp_labels, exp_weights = _mine_oracle(bboxes[i, :n],
+                                                   scores[i, :n], present[i])
+            torch.testing.assert_close(labels[i, :n], exp_labels)
+            torch.testing.assert_close(weights[i, :n], exp_weights)
+            self.assertTrue((weights[i, n:] == 0).all())
 
     def test_no_gradient(self):
         prev_scores = torch.rand(4, 3, requires_grad=True)

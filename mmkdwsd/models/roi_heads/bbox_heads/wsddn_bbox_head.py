@@ -12,8 +12,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
-from ...utils import multi_hot, region_sum, wsddn_region_scores
-from .pseudo_labels import mine_pseudo_labels
+from ...utils import multi_hot, pad_regions, region_sum, wsddn_region_scores
+from .pseudo_labels import mine_pseudo_labels_batch
 
 
 @MODELS.register_module()
@@ -37,16 +37,16 @@ class WSDDNBBoxHead(BaseModule):
     Each refinement stream ``k`` is a (K+1)-way classifier on fc7 (background
     is the last index ``K``, as in mmdet) trained with pseudo-labels mined from
     stream ``k - 1`` (stream 0 is WSDDN's region scores), see
-    :func:`mine_pseudo_labels`. At test time with ``num_refine > 0`` the final
-    region scores are the average of the refined streams' foreground softmax
-    (WSDDN's own region scores are left out, as in OICR); the image scores
-    are always WSDDN's ``y``.
+    :func:`mine_pseudo_labels_batch` (the whole batch at once). At test time
+    with ``num_refine > 0`` the final region scores are the average of the
+    refined streams' foreground softmax (WSDDN's own region scores are left
+    out, as in OICR); the image scores are always WSDDN's ``y``.
 
     .. code:: text
 
         loss():    forward() -> loss_by_feat()
                                   -> get_region_scores() -> BCE
-                                  -> mine_pseudo_labels() -> weighted CE
+                                  -> mine_pseudo_labels_batch() -> weighted CE
         predict(): forward() -> get_region_scores() / get_refined_scores()
                              -> predict_by_feat() -> _predict_by_feat_single()
 
@@ -226,45 +226,47 @@ class WSDDNBBoxHead(BaseModule):
             targets * img_scores.log() + (1 - targets) *
             (1 - img_scores).log())
         losses = dict(loss_wsddn=self.loss_wsddn_weight * bce.sum(1).mean())
-        prev_scores = [s.detach() for s in region_scores
-                       ] if refine_logits else []
+        if not refine_logits:
+            return losses
+        # the batch's regions padded to (N, R_max, ...): one mining and one
+        # cross-entropy per stream for the whole batch
+        boxes = pad_regions(torch.cat(list(bboxes_list)), num_rois)
+        prev_scores = torch.cat(region_scores).detach()
         for k, logits in enumerate(refine_logits):
             losses[f'loss_refine{k + 1}'] = self.loss_refine_weight * \
-                self._loss_refine_single(logits, prev_scores, bboxes_list,
-                                         gt_labels_list)
-            prev_scores = [
-                F.softmax(p.detach().float(), dim=1)[:, :self.num_classes]
-                for p in logits.split(num_rois)
-            ]
+                self._loss_refine_single(logits, prev_scores, boxes,
+                                         targets > 0, num_rois)
+            prev_scores = F.softmax(logits.detach().float(),
+                                    dim=1)[:, :self.num_classes]
         return losses
 
-    def _loss_refine_single(self, logits: Tensor, prev_scores: List[Tensor],
-                            bboxes_list: List[Tensor],
-                            gt_labels_list: List[Tensor]) -> Tensor:
+    def _loss_refine_single(self, logits: Tensor, prev_scores: Tensor,
+                            boxes: Tensor, gt_mask: Tensor,
+                            num_rois: Sequence[int]) -> Tensor:
         """Weighted cross-entropy of one refinement stream.
 
         Args:
             logits (Tensor): Stream logits, shape (R, K + 1).
-            prev_scores (list[Tensor]): Previous stream's foreground scores,
-                (R_i, K) per image.
-            bboxes_list (list[Tensor]): Region boxes per image, (R_i, 4).
-            gt_labels_list (list[Tensor]): Present class indices per image.
+            prev_scores (Tensor): Previous stream's foreground scores,
+                shape (R, K).
+            boxes (Tensor): Region boxes padded per image, (N, R_max, 4).
+            gt_mask (Tensor): Present classes per image, (N, K) bool.
+            num_rois (Sequence[int]): Regions per image, summing to R.
 
         Returns:
-            Tensor: Scalar loss: per image the mean over regions of the
+            Tensor: Scalar loss: per image the mean over its regions of the
             weighted CE, averaged over images.
         """
-        losses = []
-        for logits_i, scores_i, bboxes_i, gt_labels_i in zip(
-                logits.split([len(b) for b in bboxes_list]), prev_scores,
-                bboxes_list, gt_labels_list):
-            labels, weights = mine_pseudo_labels(bboxes_i, scores_i,
-                                                 gt_labels_i,
-                                                 self.refine_iou_thr,
-                                                 self.refine_ignore_iou_thr)
-            ce = F.cross_entropy(logits_i.float(), labels, reduction='none')
-            losses.append((weights * ce).mean())
-        return torch.stack(losses).mean()
+        scores = pad_regions(prev_scores, num_rois, -1.0)  # (N, R_max, K)
+        labels, weights = mine_pseudo_labels_batch(boxes, scores, gt_mask,
+                                                   self.refine_iou_thr,
+                                                   self.refine_ignore_iou_thr)
+        ce = F.cross_entropy(
+            pad_regions(logits.float(), num_rois).flatten(0, 1),
+            labels.flatten(),
+            reduction='none').view_as(weights)
+        counts = (scores[..., 0] >= 0).sum(dim=1).clamp(min=1)
+        return ((weights * ce).sum(dim=1) / counts).mean()
 
     def predict_by_feat(self,
                         region_scores: List[Tensor],
