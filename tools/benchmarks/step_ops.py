@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'operations')
     parser.add_argument('--stages', nargs='+',
                         default=['baseline', 'teacher', 'teacher forward',
-                                 'stage1', 'stage1-sampled',
+                                 'teacher-oicr', 'stage1', 'stage1-sampled',
                                  STAGE1_TEACHER_ALL, 'stage2',
                                  'stage2-feat', 'stage2-cached'])
     return parser.parse_args(argv)
@@ -89,8 +89,11 @@ def main(argv=None) -> None:
         if stage == 'baseline':
             model = b.build(b.model_cfg('student'))
             loss = (lambda m=model: m.loss(xs, ss))
-        elif stage == 'teacher':
-            model = b.build(b.model_cfg('teacher'))
+        elif stage in ('teacher', 'teacher-oicr'):
+            cfg = b.model_cfg('teacher')
+            if stage == 'teacher-oicr':  # the benchmark's OICR teacher
+                cfg.roi_head.bbox_head.num_refine = 3
+            model = b.build(cfg)
             loss = (lambda m=model: m.loss(xt, st))
         else:
             model = build_distiller(
