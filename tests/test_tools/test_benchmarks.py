@@ -195,7 +195,7 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
     acc = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(acc)
     work = tmp_path / 'acc'
-    for name in ('reference', 'teacher_wsddn', 'kd_stage1'):
+    for name in ('reference', 'teacher_wsddn', 'kd_stage1', 'teacher_oicr'):
         run = work / name / 'seed0'
         run.mkdir(parents=True)
         (run / 'epoch_1.pth').write_bytes(b'')
@@ -206,12 +206,17 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
                            '--student-epochs', '60'])
     for name, epochs in (('baseline', 60), ('reference', 60),
                          ('kd_staged_feat', 60), ('kd_pred', 60),
-                         ('teacher_wsddn', 7), ('kd_stage1', 7)):
+                         ('teacher_wsddn', 7), ('kd_stage1', 7),
+                         ('kd_stage1_oicr', 7)):
         cfg = acc.build_cfg(args, name, 0, str(tmp_path / name))
         assert cfg.train_cfg.max_epochs == epochs, name
         cosine = [s for s in cfg.param_scheduler
                   if s.type == 'CosineAnnealingLR']
         assert cosine and all(s.T_max == epochs for s in cosine), name
+    # the OICR stage 1: the refined teacher's config and checkpoint
+    assert 'oicr' in cfg.model.teacher_cfg
+    assert cfg.model.teacher_ckpt == str(
+        work / 'teacher_oicr' / 'seed0' / 'epoch_1.pth')
     args = acc.parse_args(['--work-dir', str(work), '--epochs', '7',
                            '--teacher-epochs', '10'])
     for name, epochs in (('teacher_wsddn', 10), ('teacher_oicr', 10),
