@@ -7,6 +7,7 @@ import math
 import os
 import os.path as osp
 import re
+import subprocess
 
 import mmengine
 import pytest
@@ -407,6 +408,30 @@ def test_step_ops_tiny(run_script):
     assert set(ops) == {'baseline', 'stage2', 'stage2-cached'}
     # the teacher's forward and the soft targets cost operations
     assert ops['baseline'] < ops['stage2-cached'] < ops['stage2']
+
+
+def test_gpu_session_waves_follow_dependencies(repo_root):
+    """gpu_session.sh's waves hold every accuracy.py experiment once, each
+    after its teacher, its reference and the stage 1 it starts from."""
+    spec = importlib.util.spec_from_file_location(
+        'bench_accuracy_waves', osp.join(repo_root, TOOLS, 'accuracy.py'))
+    acc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acc)
+    script = osp.join(repo_root, TOOLS, 'gpu_session.sh')
+    proc = subprocess.run(
+        ['bash', '-c', 'source <(sed -n "/^WAVES=/,/^ALL_RUNS=/p" "$0"); '
+         'printf "%s\\n" "${WAVES[@]}"', script],
+        capture_output=True, text=True, check=True)
+    waves = [line.split() for line in proc.stdout.splitlines()]
+    wave_of = {name: i for i, wave in enumerate(waves) for name in wave}
+    assert sorted(wave_of) == sorted(acc.EXPERIMENTS)
+    assert sum(len(w) for w in waves) == len(acc.EXPERIMENTS)
+    for name, (_, kind, teacher, *start) in acc.EXPERIMENTS.items():
+        needs = [teacher, *start] if teacher else []
+        if kind == 'teacher':
+            needs.append('reference')
+        for need in needs:
+            assert wave_of[need] < wave_of[name], (name, need)
 
 
 def test_gpu_session_dry_run(repo_root, tmp_path):

@@ -55,10 +55,14 @@ DEADLINE=${DEADLINE:-540}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 [ -n "${COMMIT:-}" ] && export MMKDWSD_COMMIT=$COMMIT
-ALL_RUNS="reference baseline teacher_wsddn teacher_oicr kd_pred kd_feat \
-kd_both kd_both_oicr kd_stage1 kd_staged kd_staged_cached kd_staged_feat \
-kd_staged_feat_cached kd_staged_cached_t1 kd_staged_feat_cached_t1 \
-kd_stage1_oicr kd_staged_cached_t1_oicr"
+# The accuracy runs in waves by dependency: the references, then the
+# teachers, then the students that need a teacher (and stage 1), then those
+# that start from stage 1.
+WAVES=("baseline reference" "teacher_wsddn teacher_oicr"
+  "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr"
+  "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
+kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr")
+ALL_RUNS="${WAVES[*]}"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers
   python3 -m pip install -q --no-index --no-deps --no-compile \
@@ -144,15 +148,9 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   selected=" ${ACCURACY-$ALL_RUNS} "
   amp=--amp
   [ "${TINY:-0}" = 1 ] && amp=
-  # Waves of runs that depend only on earlier waves, each run of a wave and
-  # each seed its own process, side by side (a small model's step leaves the
-  # GPU mostly idle): the references, then the teachers, then the students
-  # that need a teacher (and stage 1), then those that start from stage 1.
-  for wave in "baseline reference" "teacher_wsddn teacher_oicr" \
-      "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr" \
-      "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
-      kd_staged_cached_t1 kd_staged_feat_cached_t1 \
-      kd_staged_cached_t1_oicr"; do
+  # WAVES in order, each run of a wave and each seed its own process, side
+  # by side (a small model's step leaves the GPU mostly idle)
+  for wave in "${WAVES[@]}"; do
     names=
     for name in $wave; do
       case $selected in *" $name "*) names="$names $name" ;; esac
