@@ -107,7 +107,11 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
 
     from mmkdwsd.compat import setup_cpu_distributed
+    from mmkdwsd.apis import check_soft_target_temperatures
     cfg = build_cfg(args)
+    # a cached soft-target file must match the prediction level's
+    # temperatures (refused before anything is built or written)
+    check_soft_target_temperatures(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

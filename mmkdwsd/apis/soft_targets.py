@@ -100,6 +100,49 @@ def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
     return path
 
 
+def check_soft_target_temperatures(cfg: Config,
+                                   split: str = 'train') -> Optional[str]:
+    """Refuse a cached soft-target file computed at other temperatures
+    than the config's prediction level asks for.
+
+    The file's ``meta`` records the ``cls_temperature`` / ``det_temperature``
+    it was computed at; the student is trained against ``p'`` at
+    ``model.pred_distill``'s (0.5 where unset). A file cached for one pair
+    and read by a config with another would train silently on the wrong
+    targets.
+
+    Args:
+        cfg (Config): A distiller config whose ``split`` dataset may set
+            ``soft_target_file``.
+        split (str): The split to check. Defaults to 'train'.
+
+    Returns:
+        str, optional: The checked file, or None when there is nothing to
+        check (no prediction level, no file, or the file does not exist yet:
+        the dataset names a missing file itself).
+
+    Raises:
+        SoftTargetError: The file's temperatures differ from the config's,
+            naming the file, the field and both values.
+    """
+    pred = cfg.model.get('pred_distill')
+    if not pred or not cfg.get(f'{split}_dataloader'):
+        return None
+    path = default_output(cfg, split)
+    if not path or not osp.isfile(path):
+        return None
+    meta = load_soft_target_file(path)['meta']
+    for key in ('cls_temperature', 'det_temperature'):
+        want = float(pred.get(key, 0.5))
+        if key in meta and float(meta[key]) != want:
+            raise SoftTargetError(
+                f'Soft-target file {path} was computed at {key} '
+                f'{meta[key]}, but model.pred_distill.{key} is {want}: '
+                'recompute it with tools/cache_soft_targets.py CONFIG (or '
+                f'set model.pred_distill.{key}={meta[key]})')
+    return path
+
+
 @torch.no_grad()
 def cache_soft_targets(cfg: Config,
                        out: str,

@@ -7,6 +7,7 @@ import math
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 
 import mmengine
@@ -272,13 +273,17 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
         assert meta['cls_temperature'] == meta['det_temperature'] == \
             temperature
     # a file of other temperatures under the T = 1 name is refused, and kept
-    os.replace(osp.join(teacher_dir, 'soft_targets.pkl'),
-               osp.join(teacher_dir, 'soft_targets_tc1_td1.pkl'))
+    # (then put back: the decomposition below trains on the T = 1 file)
+    t1_file = osp.join(teacher_dir, 'soft_targets_tc1_td1.pkl')
+    os.replace(t1_file, t1_file + '.bak')
+    shutil.copy(osp.join(teacher_dir, 'soft_targets.pkl'), t1_file)
     with pytest.raises(ValueError, match=r'soft_targets_tc1_td1\.pkl was '
-                       'computed at cls_temperature 0.5.*asks for 1.0'):
+                       'computed at cls_temperature 0.5, but model.pred_'
+                       r'distill.cls_temperature is 1\.0.*move the file'):
         run_script('accuracy.py', *common, '--work-dir', work, '--only',
                    'kd_staged_feat_cached_t1')
-    assert osp.isfile(osp.join(teacher_dir, 'soft_targets_tc1_td1.pkl'))
+    assert osp.isfile(t1_file)
+    os.replace(t1_file + '.bak', t1_file)
     with pytest.raises(FileNotFoundError, match='no finished teacher_wsddn'):
         run_script('accuracy.py', *common, '--work-dir',
                    str(tmp_path / 'empty'), '--only', 'kd_feat')

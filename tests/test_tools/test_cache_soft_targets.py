@@ -227,3 +227,20 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
     assert 'distill.loss_feat' not in train[-1]
     val = [r for r in rows if 'student/mAP' in r]
     assert val and 'teacher/mAP' in val[-1]
+    # the same cache read at another temperature is refused by name before
+    # anything is built; the cache stays
+    refused = str(tmp_path / 'refused')
+    proc = subprocess.run([
+        sys.executable, 'tools/train.py', CFG, '--work-dir', refused,
+        '--cfg-options', f'model.teacher_ckpt={teacher_ckpt}',
+        'model.pred_distill.det_temperature=1.0', *data_overrides(data)
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+    assert (f'Soft-target file {osp.join(data, SOFT)} was computed at '
+            'det_temperature 0.5, but model.pred_distill.det_temperature is '
+            '1.0') in proc.stderr, proc.stderr[-2000:]
+    assert not glob.glob(osp.join(refused, '*.pth'))
+    assert osp.isfile(osp.join(data, SOFT))

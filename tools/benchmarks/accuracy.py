@@ -248,6 +248,9 @@ def read_done(work_dir: str):
 
 def build_cfg(args, name: str, seed: int, work_dir: str):
     from mmengine.config import Config
+
+    from mmkdwsd.apis import check_soft_target_temperatures
+    from mmkdwsd.datasets import SoftTargetError
     config, kind, teacher = EXPERIMENTS[name][:3]
     cfg = Config.fromfile(osp.join(_ROOT, config))
     cfg.work_dir = work_dir
@@ -304,6 +307,12 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     train_set = base_dataset(cfg.train_dataloader)
     if train_set.get('soft_target_file'):
         train_set.soft_target_file = soft_targets(args, cfg, teacher, seed)
+        try:  # a file cached earlier at other temperatures
+            check_soft_target_temperatures(cfg)
+        except SoftTargetError as err:
+            raise SoftTargetError(
+                f'{err} [{name} seed {seed}: move the file away and '
+                'accuracy.py recomputes it]') from None
     return cfg
 
 
@@ -335,21 +344,11 @@ def soft_targets(args, cfg, teacher: str, seed: int) -> str:
     import torch
 
     from mmkdwsd.apis import cache_soft_targets
-    from mmkdwsd.datasets import load_soft_target_file
     out = osp.join(
         osp.dirname(cfg.model.teacher_ckpt), soft_target_name(cfg))
     with open(out + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if osp.isfile(out):
-            meta = load_soft_target_file(out)['meta']
-            for key, want in temperatures(cfg).items():
-                if float(meta.get(key, want)) != want:
-                    raise ValueError(
-                        f'soft-target file {out} was computed at {key} '
-                        f'{meta[key]}, the config of {teacher} seed {seed}'
-                        f"'s student asks for {want}: move the file away "
-                        'to recompute it')
-        else:
+        if not osp.isfile(out):
             print(f'[{teacher} seed {seed}] caching soft targets in {out}',
                   flush=True)
             cache_soft_targets(
