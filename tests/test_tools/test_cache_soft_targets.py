@@ -206,15 +206,19 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
         osp.join(data, SOFT),
         num_workers=0,
         progress=False)
+
+    def train(work_dir, *options):
+        return subprocess.run([
+            sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir,
+            '--cfg-options', f'model.teacher_ckpt={teacher_ckpt}', *options,
+            *data_overrides(data)
+        ],
+                              cwd=repo_root,
+                              capture_output=True,
+                              text=True)
+
     work_dir = str(tmp_path / 'work')
-    proc = subprocess.run([
-        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir,
-        '--cfg-options', f'model.teacher_ckpt={teacher_ckpt}',
-        'model.student.init_cfg=None', *data_overrides(data)
-    ],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True)
+    proc = train(work_dir, 'model.student.init_cfg=None')
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert 'cached soft targets from' in proc.stdout
@@ -230,14 +234,7 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
     # the same cache read at another temperature is refused by name before
     # anything is built; the cache stays
     refused = str(tmp_path / 'refused')
-    proc = subprocess.run([
-        sys.executable, 'tools/train.py', CFG, '--work-dir', refused,
-        '--cfg-options', f'model.teacher_ckpt={teacher_ckpt}',
-        'model.pred_distill.det_temperature=1.0', *data_overrides(data)
-    ],
-                          cwd=repo_root,
-                          capture_output=True,
-                          text=True)
+    proc = train(refused, 'model.pred_distill.det_temperature=1.0')
     assert proc.returncode != 0
     assert (f'Soft-target file {osp.join(data, SOFT)} was computed at '
             'det_temperature 0.5, but model.pred_distill.det_temperature is '
