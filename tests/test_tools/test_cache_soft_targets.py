@@ -207,7 +207,7 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
         num_workers=0,
         progress=False)
 
-    def train(work_dir, *options):
+    def run_train(work_dir, *options):
         return subprocess.run([
             sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir,
             '--cfg-options', f'model.teacher_ckpt={teacher_ckpt}', *options,
@@ -218,7 +218,7 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
                               text=True)
 
     work_dir = str(tmp_path / 'work')
-    proc = train(work_dir, 'model.student.init_cfg=None')
+    proc = run_train(work_dir, 'model.student.init_cfg=None')
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert 'cached soft targets from' in proc.stdout
@@ -234,7 +234,7 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
     # the same cache read at another temperature is refused by name before
     # anything is built; the cache stays
     refused = str(tmp_path / 'refused')
-    proc = train(refused, 'model.pred_distill.det_temperature=1.0')
+    proc = run_train(refused, 'model.pred_distill.det_temperature=1.0')
     assert proc.returncode != 0
     assert (f'Soft-target file {osp.join(data, SOFT)} was computed at '
             'det_temperature 0.5, but model.pred_distill.det_temperature is '
