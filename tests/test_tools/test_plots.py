@@ -342,3 +342,36 @@ def test_upsampled_input_probe(tmp_path, repo_root, tiny_multidigits):
                        weights_only=False)['state_dict']
     torch.testing.assert_close(tuned['backbone.conv1.weight'],
                                weights['backbone.conv1.weight'])
+
+
+def test_top_box_report(tmp_path, repo_root, capsys):
+    """Each (image, class)'s top box is a hit, too large, a part or
+    elsewhere, as a tools/test.py --out dump holds it."""
+    import mmengine
+    tool = load_tool(repo_root, 'top_box_report')
+    truth = [10., 10., 30., 30.]
+
+    def sample(box, score_box=None):
+        boxes = [box] + ([score_box] if score_box else [])
+        return dict(
+            pred_instances=dict(
+                bboxes=torch.tensor(boxes),
+                scores=torch.tensor([0.9, 0.5][:len(boxes)]),
+                labels=torch.tensor([1] * len(boxes))),
+            gt_instances=dict(bboxes=torch.tensor([truth, truth]),
+                              labels=torch.tensor([1, 2])))
+
+    dump = tmp_path / 'pred.pkl'
+    mmengine.dump([
+        sample([11., 11., 30., 30.], [0., 0., 5., 5.]),  # hit (top only)
+        sample([0., 0., 60., 60.]),  # holds the object: too large
+        sample([12., 12., 18., 18.]),  # inside it: a part
+        sample([40., 40., 50., 50.]),  # elsewhere
+    ], str(dump))
+    tool.main([str(dump), '--names', 'teacher'])
+    row = capsys.readouterr().out.splitlines()[-1]
+    # 8 pairs: class 2 has no predicted box in any image (elsewhere)
+    assert row.startswith('| teacher | 8 | 12.5% | 12.5% | 12.5% | 62.5% |')
+    with pytest.raises(KeyError, match='sample 0 has no pred_instances'):
+        mmengine.dump([dict(gt_instances={})], str(dump))
+        tool.main([str(dump)])
