@@ -106,8 +106,8 @@ def main() -> None:
     from mmkdwsd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
 
-    from mmkdwsd.compat import setup_cpu_distributed
     from mmkdwsd.apis import check_soft_target_temperatures
+    from mmkdwsd.compat import setup_cpu_distributed
     cfg = build_cfg(args)
     # a cached soft-target file must match the prediction level's
     # temperatures (refused before anything is built or written)
