@@ -79,13 +79,22 @@ def _split_dataset_cfg(cfg: Config, split: str,
     return dataset
 
 
+def pred_temperatures(pred_cfg: Optional[dict]) -> dict:
+    """``cls_temperature`` and ``det_temperature`` of a prediction-level
+    config (the distiller's default 0.5, the paper's, where unset), as a
+    soft-target file's ``meta`` records them."""
+    pred_cfg = pred_cfg or {}
+    return {
+        key: float(pred_cfg.get(key, 0.5))
+        for key in ('cls_temperature', 'det_temperature')
+    }
+
+
 def _meta(cfg: Config, model, split: str, num_classes: int) -> dict:
-    pred = model.pred_cfg or {}
     teacher_cfg = cfg.model['teacher_cfg']
     return dict(
         num_classes=num_classes,
-        cls_temperature=float(pred.get('cls_temperature', 0.5)),
-        det_temperature=float(pred.get('det_temperature', 0.5)),
+        **pred_temperatures(model.pred_cfg),
         teacher_cfg=teacher_cfg if isinstance(teacher_cfg, str) else 'dict',
         teacher_ckpt=cfg.model.get('teacher_ckpt'),
         split=split)
@@ -132,8 +141,7 @@ def check_soft_target_temperatures(cfg: Config,
     if not path or not osp.isfile(path):
         return None
     meta = load_soft_target_file(path)['meta']
-    for key in ('cls_temperature', 'det_temperature'):
-        want = float(pred.get(key, 0.5))
+    for key, want in pred_temperatures(pred).items():
         if key in meta and float(meta[key]) != want:
             raise SoftTargetError(
                 f'Soft-target file {path} was computed at {key} '

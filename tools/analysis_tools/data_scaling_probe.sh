@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Is the 64 px benchmark student short of data or of capacity?
 # (docs/benchmarks.md section 1, "What the gain is made of", More scenes).
-# Generates the large MultiDigits preset again with more training scenes (same seed: every
-# scene is drawn from its own generator seeded by (seed, split, index), so
+# Generates the large MultiDigits preset again with more training scenes
+# (same seed: every scene is drawn from its own generator seeded by (seed, split, index), so
 # the first 10,000 are the benchmark's own and the val split is the same;
 # checked below), then trains the benchmark baseline
 # (`resnet18-tiny_1xb64-30e_multidigits-large-64px.py`, labels only) on

@@ -24,6 +24,8 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
+from mmkdwsd.evaluation.metrics.multilabel_paper_metric import \
+    _to_numpy  # noqa: E402
 from mmkdwsd.evaluation.metrics.wsod_metric import _iou  # noqa: E402
 
 COVER = 0.9
@@ -32,11 +34,6 @@ COVER = 0.9
 def _area(boxes: np.ndarray) -> np.ndarray:
     return (np.clip(boxes[..., 2] - boxes[..., 0], 0, None) *
             np.clip(boxes[..., 3] - boxes[..., 1], 0, None))
-
-
-def _numpy(value) -> np.ndarray:
-    return np.asarray(
-        value.cpu().numpy() if hasattr(value, 'cpu') else value)
 
 
 def top_box_stats(samples: list, path: str) -> dict:
@@ -50,11 +47,11 @@ def top_box_stats(samples: list, path: str) -> dict:
                 'dump it with tools/test.py --out from a teacher config whose '
                 'test pipeline loads the true boxes')
         pred, gt = sample['pred_instances'], sample['gt_instances']
-        boxes = _numpy(pred['bboxes']).reshape(-1, 4)
-        scores = _numpy(pred['scores']).reshape(-1)
-        labels = _numpy(pred['labels']).reshape(-1)
-        gt_boxes = _numpy(gt['bboxes']).reshape(-1, 4)
-        gt_labels = _numpy(gt['labels']).reshape(-1)
+        boxes = _to_numpy(pred['bboxes']).reshape(-1, 4)
+        scores = _to_numpy(pred['scores']).reshape(-1)
+        labels = _to_numpy(pred['labels']).reshape(-1)
+        gt_boxes = _to_numpy(gt['bboxes']).reshape(-1, 4)
+        gt_labels = _to_numpy(gt['labels']).reshape(-1)
         for c in np.unique(gt_labels):
             counts['pairs'] += 1
             mine = np.flatnonzero(labels == c)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Distillation with a teacher-labelled transfer set (docs/benchmarks.md
 # section 1, "What the gain is made of", More scenes): the benchmark's best
-# distilled student (`kd_staged_cached_t1`: stage 1's start, then labels + prediction level on
-# soft targets at t_c = t_d = 1) trained on a larger split of which only the
+# distilled student (`kd_staged_cached_t1`: stage 1's start, then labels +
+# prediction level on soft targets at t_c = t_d = 1) trained on a larger split of which only the
 # benchmark's 10,000 scenes keep their labels; the teacher (trained on those
 # 10,000 alone) gives the other scenes their soft targets and image-level
 # pseudo-labels (pseudo_label_scenes.py). Everything else is the saved

@@ -130,9 +130,10 @@ LABELS = dict(
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
     'soft targets at T = 1 (OICR)')
-#: the stage-1 runs: feature level only, no head, no labels (their own
-#: schedule, no mAP)
-STAGE1_RUNS = ('kd_stage1', 'kd_stage1_oicr')
+#: the stage-1 runs (those a staged run starts from): feature level only,
+#: no head, no labels (their own schedule, no mAP)
+STAGE1_RUNS = tuple(
+    sorted({spec[3] for spec in EXPERIMENTS.values() if len(spec) > 3}))
 #: the runs whose student learns the labels: they share one schedule (the
 #: baseline's), so that a gain is not a longer schedule's
 LABEL_RUNS = tuple(
@@ -316,19 +317,12 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     return cfg
 
 
-def temperatures(cfg) -> dict:
-    """The config's ``cls_temperature`` and ``det_temperature`` (the
-    paper's 0.5 where unset), as a soft-target file's meta records them."""
-    pred = cfg.model.get('pred_distill') or {}
-    return {key: float(pred.get(key, 0.5))
-            for key in ('cls_temperature', 'det_temperature')}
-
-
 def soft_target_name(cfg) -> str:
     """File name of the soft targets at the config's temperatures:
     ``soft_targets.pkl`` at the paper's t_c = t_d = 0.5, else
     ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``)."""
-    t_c, t_d = temperatures(cfg).values()
+    from mmkdwsd.apis.soft_targets import pred_temperatures
+    t_c, t_d = pred_temperatures(cfg.model.get('pred_distill')).values()
     if (t_c, t_d) == (0.5, 0.5):
         return 'soft_targets.pkl'
     return f'soft_targets_tc{t_c:g}_td{t_d:g}.pkl'

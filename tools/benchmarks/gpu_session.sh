@@ -183,7 +183,7 @@ if [ -n "${ACCURACY-$ALL_RUNS}" ] && [ -z "${MD_NUM_TRAIN:-}" ]; then
   mkdir -p "$OUT/accuracy"
   runs=$(find "$ACC_DIR" \( -name '*.log' \
     -o -name '*.json' -o -name 'soft_targets*.pkl' \
-    -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1\|kd_stage1_oicr\)/seed[0-9]*/epoch_[0-9]*\.pth' \
+    -o -regex '.*/\(reference\|teacher_[a-z]*\|kd_stage1[_a-z]*\)/seed[0-9]*/epoch_[0-9]*\.pth' \
     \) 2>/dev/null)
   # checkpoints of finished runs only: the weights-only copies below cannot
   # be resumed from, and an unfinished run restarts next time
