@@ -10,7 +10,10 @@ see configs/kdwsd/*stage2-cached*).
 
 CONFIG is a distillation config whose ``model.teacher_ckpt`` is set (here
 or with ``--cfg-options``); its temperatures are used. The output defaults
-to the ``soft_target_file`` of CONFIG's train dataset. Progress is saved to
+to the ``soft_target_file`` of CONFIG's train dataset. ``--flip`` (the
+default where CONFIG sets ``soft_target_cache=dict(flip=True)``) also
+computes each image's horizontally flipped view, so that a student trained
+with flips learns from the view it sees. Progress is saved to
 ``OUT.partial``; a killed run restarted with the same command continues.
 Example, with CONFIG =
 configs/kdwsd/kdwsd-stage2-cached_wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py::
@@ -44,6 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument(
         '--save-every', type=int, default=50, help='batches between saves')
+    parser.add_argument(
+        '--flip',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help='also cache the flipped view (default: the config\'s '
+        'soft_target_cache.flip)')
     parser.add_argument('--overwrite', action='store_true')
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument(
@@ -59,7 +68,7 @@ def main(argv=None) -> None:
     import torch
 
     from mmkdwsd.apis import cache_soft_targets
-    from mmkdwsd.apis.soft_targets import default_output
+    from mmkdwsd.apis.soft_targets import cache_flip, default_output
     from mmkdwsd.utils import register_all_modules
     register_all_modules(init_default_scope=True)
 
@@ -85,7 +94,8 @@ def main(argv=None) -> None:
         batch_size=args.batch_size,
         num_workers=args.workers,
         save_every=args.save_every,
-        progress=not args.no_progress)
+        progress=not args.no_progress,
+        flip=cache_flip(cfg) if args.flip is None else args.flip)
 
 
 if __name__ == '__main__':

@@ -106,12 +106,12 @@ def main() -> None:
     from mmkdwsd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
 
-    from mmkdwsd.apis import check_soft_target_temperatures
+    from mmkdwsd.apis import check_soft_target_file
     from mmkdwsd.compat import setup_cpu_distributed
     cfg = build_cfg(args)
     # a cached soft-target file must match the prediction level's
     # temperatures (refused before anything is built or written)
-    check_soft_target_temperatures(cfg)
+    check_soft_target_file(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

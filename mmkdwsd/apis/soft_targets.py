@@ -11,45 +11,63 @@ import os.path as osp
 import time
 from typing import Optional
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mmkdwsd.datasets.soft_targets import (SoftTargetError,
+from mmkdwsd.datasets.soft_targets import (FLIP_VIEWS, SoftTargetError,
                                            load_soft_target_file,
-                                           soft_target_key)
+                                           soft_target_key, soft_target_views)
 from mmkdwsd.registry import DATASETS, MODELS
 from mmkdwsd.utils.fileio import atomic_dump_pickle
 from mmkdwsd.utils.progress import Progress
 
 
-def teacher_view_pipeline(distiller_cfg: dict) -> list:
+def teacher_view_pipeline(distiller_cfg: dict, flip: bool = False) -> list:
     """The teacher's own test pipeline, without loading true boxes.
 
     Args:
         distiller_cfg (dict): The distiller's ``model`` config.
+        flip (bool): Flip every image and its proposals horizontally (an
+            ``mmdet.RandomFlip`` with probability 1 after the resize, inside
+            the pipeline's ``mmdet.ProposalBroadcaster``). Defaults to False.
 
     Returns:
-        list[dict]: Load image and proposals, fixed resize, pack.
+        list[dict]: Load image and proposals, fixed resize, (flip,) pack.
     """
     from mmkdwsd.models.distillers import KDWSDDistiller
     teacher_cfg = distiller_cfg['teacher_cfg']
     full = KDWSDDistiller.load_teacher_config(teacher_cfg)
     pipeline = full.get('test_pipeline')
+    where = f'"{teacher_cfg}"' if isinstance(teacher_cfg, str) \
+        else 'model.teacher_cfg'
     if pipeline is None:
-        where = f'"{teacher_cfg}"' if isinstance(teacher_cfg, str) \
-            else 'model.teacher_cfg'
         raise KeyError(
             f'cache_soft_targets: the teacher config {where} has no '
             'top-level test_pipeline (the teacher view the soft targets '
             'are computed on): point model.teacher_cfg at the teacher\'s '
             'training config file')
-    return [
+    pipeline = [
         copy.deepcopy(t) for t in pipeline
         if t['type'] not in ('mmdet.LoadAnnotations', 'LoadAnnotations')
     ]
+    if flip:
+        broadcasters = [
+            t for t in pipeline if t['type'] in ('mmdet.ProposalBroadcaster',
+                                                 'ProposalBroadcaster')
+        ]
+        if len(broadcasters) != 1:
+            raise ValueError(
+                f'cache_soft_targets --flip: the test_pipeline of the teacher '
+                f'config {where} needs exactly one mmdet.ProposalBroadcaster '
+                '(which resizes the image and its proposals together) to '
+                f'flip them together; found {len(broadcasters)}')
+        broadcasters[0]['transforms'].append(
+            dict(type='mmdet.RandomFlip', prob=1.0, direction='horizontal'))
+    return pipeline
 
 
 def _split_dataset(cfg: Config, split: str) -> dict:
@@ -61,9 +79,12 @@ def _split_dataset(cfg: Config, split: str) -> dict:
     return dataset
 
 
-def _split_dataset_cfg(cfg: Config, split: str,
-                       proposal_file: Optional[str]) -> dict:
-    """The split's dataset config with the teacher view pipeline."""
+def _split_dataset_cfg(cfg: Config,
+                       split: str,
+                       proposal_file: Optional[str],
+                       flip: bool = False) -> dict:
+    """The split's dataset config with the teacher view pipeline (flipped
+    with ``flip``)."""
     dataset = copy.deepcopy(_split_dataset(cfg, split))
     proposal_file = proposal_file or dataset.get('proposal_file') or \
         cfg.get(f'{split}_proposal_file')
@@ -75,7 +96,7 @@ def _split_dataset_cfg(cfg: Config, split: str,
     dataset.update(
         proposal_file=proposal_file,
         soft_target_file=None,
-        pipeline=teacher_view_pipeline(cfg.model))
+        pipeline=teacher_view_pipeline(cfg.model, flip))
     return dataset
 
 
@@ -90,14 +111,25 @@ def pred_temperatures(pred_cfg: Optional[dict]) -> dict:
     }
 
 
-def _meta(cfg: Config, model, split: str, num_classes: int) -> dict:
+def _meta(cfg: Config, model, split: str, num_classes: int,
+          flip: bool) -> dict:
     teacher_cfg = cfg.model['teacher_cfg']
-    return dict(
+    meta = dict(
         num_classes=num_classes,
         **pred_temperatures(model.pred_cfg),
         teacher_cfg=teacher_cfg if isinstance(teacher_cfg, str) else 'dict',
         teacher_ckpt=cfg.model.get('teacher_ckpt'),
         split=split)
+    if flip:
+        meta['views'] = list(FLIP_VIEWS)
+    return meta
+
+
+def cache_flip(cfg: Config) -> bool:
+    """Whether a config's soft targets are cached with the flipped view:
+    its ``soft_target_cache=dict(flip=True)`` (what
+    ``tools/cache_soft_targets.py`` and the benchmarks read)."""
+    return bool((cfg.get('soft_target_cache') or {}).get('flip', False))
 
 
 def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
@@ -109,16 +141,17 @@ def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
     return path
 
 
-def check_soft_target_temperatures(cfg: Config,
-                                   split: str = 'train') -> Optional[str]:
-    """Refuse a cached soft-target file computed at other temperatures
-    than the config's prediction level asks for.
+def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
+    """Refuse a cached soft-target file computed at other temperatures, or
+    with other views, than the config asks for.
 
     The file's ``meta`` records the ``cls_temperature`` / ``det_temperature``
     it was computed at; the student is trained against ``p'`` at
     ``model.pred_distill``'s (0.5 where unset). A file cached for one pair
     and read by a config with another would train silently on the wrong
-    targets.
+    targets. Likewise a config with ``soft_target_cache=dict(flip=True)``
+    needs the file's flipped view (``meta['views']``), and one without it
+    a file without it.
 
     Args:
         cfg (Config): A distiller config whose ``split`` dataset may set
@@ -131,8 +164,8 @@ def check_soft_target_temperatures(cfg: Config,
         the dataset names a missing file itself).
 
     Raises:
-        SoftTargetError: The file's temperatures differ from the config's,
-            naming the file, the field and both values.
+        SoftTargetError: The file's temperatures or views differ from the
+            config's, naming the file, the field and both values.
     """
     pred = cfg.model.get('pred_distill')
     if not pred or not cfg.get(f'{split}_dataloader'):
@@ -148,6 +181,14 @@ def check_soft_target_temperatures(cfg: Config,
                 f'{meta[key]}, but model.pred_distill.{key} is {want}: '
                 'recompute it with tools/cache_soft_targets.py CONFIG (or '
                 f'set model.pred_distill.{key}={meta[key]})')
+    flip = cache_flip(cfg)
+    if (soft_target_views(meta) == 2) != flip:
+        raise SoftTargetError(
+            f'Soft-target file {path} was computed '
+            f'{"without" if flip else "with"} the flipped view (meta views '
+            f'{meta.get("views")}), but the config sets soft_target_cache.'
+            f'flip={flip}: recompute it with tools/cache_soft_targets.py '
+            'CONFIG (or change soft_target_cache)')
     return path
 
 
@@ -160,13 +201,16 @@ def cache_soft_targets(cfg: Config,
                        batch_size: int = 8,
                        num_workers: int = 2,
                        save_every: int = 50,
-                       progress: bool = True) -> dict:
+                       progress: bool = True,
+                       flip: bool = False) -> dict:
     """Run the frozen teacher over a split and save its soft targets.
 
     The distiller of ``cfg`` is built as in training (teacher config,
     strict teacher checkpoint load, preprocessors); each image goes through
     the teacher's own test pipeline (fixed size, no flip) and
-    ``KDWSDDistiller.get_soft_targets`` (the configured temperatures).
+    ``KDWSDDistiller.get_soft_targets`` (the configured temperatures); with
+    ``flip`` also flipped horizontally with its proposals, and the image
+    gets both views' targets, (2, K).
     Progress is saved atomically to ``OUT.partial`` every ``save_every``
     batches; a rerun with the same settings continues from it. The final
     file is written atomically, then the partial file is removed.
@@ -183,6 +227,8 @@ def cache_soft_targets(cfg: Config,
         save_every (int): Batches between progress saves. Defaults to 50.
         progress (bool): Show the progress (:class:`Progress`). Defaults
             to True.
+        flip (bool): Add the flipped view (``meta['views']``). Defaults to
+            False.
 
     Returns:
         dict: ``dict(meta=..., targets=...)``, as written.
@@ -200,8 +246,12 @@ def cache_soft_targets(cfg: Config,
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg['pred_distill'] = dict(model_cfg.get('pred_distill') or {})
     model = MODELS.build(model_cfg).to(device).eval()
-    dataset = DATASETS.build(_split_dataset_cfg(cfg, split, proposal_file))
-    meta = _meta(cfg, model, split, len(dataset.metainfo['classes']))
+    views = [
+        DATASETS.build(_split_dataset_cfg(cfg, split, proposal_file, flipped))
+        for flipped in ((False, True) if flip else (False, ))
+    ]
+    dataset = views[0]
+    meta = _meta(cfg, model, split, len(dataset.metainfo['classes']), flip)
 
     partial = out + '.partial'
     targets = {}
@@ -219,12 +269,15 @@ def cache_soft_targets(cfg: Config,
         i for i in range(len(dataset)) if soft_target_key(
             dataset.get_data_info(i)['img_path']) not in targets
     ]
-    loader = Runner.build_dataloader(
-        dict(
-            batch_size=batch_size,
-            num_workers=num_workers,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=torch.utils.data.Subset(dataset, todo)))
+    loaders = [
+        Runner.build_dataloader(
+            dict(
+                batch_size=batch_size,
+                num_workers=num_workers,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                dataset=torch.utils.data.Subset(view, todo)))
+        for view in views
+    ]
     bar = Progress(
         len(dataset),
         f'soft targets ({split})',
@@ -232,17 +285,26 @@ def cache_soft_targets(cfg: Config,
         enabled=progress)
     start, done = time.perf_counter(), 0
     try:
-        for i, batch in enumerate(loader):
-            data = model.data_preprocessor(
-                dict(
-                    inputs=dict(teacher=batch['inputs']),
-                    data_samples=dict(teacher=batch['data_samples'])),
-                False)
-            samples = data['data_samples']['teacher']
-            soft = model.get_soft_targets(
-                model.get_teacher_outputs(data['inputs']['teacher'],
-                                          samples))
-            for sample, target in zip(samples, soft.cpu().numpy()):
+        for i, batches in enumerate(zip(*loaders)):
+            soft, paths = [], []
+            for batch in batches:  # the original view, then the flipped one
+                data = model.data_preprocessor(
+                    dict(
+                        inputs=dict(teacher=batch['inputs']),
+                        data_samples=dict(teacher=batch['data_samples'])),
+                    False)
+                samples = data['data_samples']['teacher']
+                paths.append([sample.img_path for sample in samples])
+                soft.append(
+                    model.get_soft_targets(
+                        model.get_teacher_outputs(data['inputs']['teacher'],
+                                                  samples)).cpu().numpy())
+            if paths[-1] != paths[0]:
+                raise RuntimeError('cache_soft_targets: the flipped view\'s '
+                                   'loader got other images than the '
+                                   f'original\'s: {paths[-1]} vs {paths[0]}')
+            soft = soft[0] if len(soft) == 1 else np.stack(soft, 1)
+            for sample, target in zip(samples, soft):
                 targets[soft_target_key(sample.img_path)] = target
             done += len(samples)
             bar.update(len(samples))

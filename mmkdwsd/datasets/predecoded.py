@@ -85,7 +85,9 @@ class PreDecodedDataset:
     - ``ignore``: uint8 (B, K) classes ignored in evaluation;
     - ``proposals``: float32 (B, P, 4) xyxy, padded with zeros, and
       ``num_proposals`` int64 (B,) (only with a ``proposal_file``);
-    - ``soft_targets``: float32 (B, K) (only with a ``soft_target_file``);
+    - ``soft_targets``: float32 (B, K) (only with a ``soft_target_file``;
+      (B, 2, K) for a file with the flipped view, of which the preprocessor
+      keeps the row of the view each image gets);
     - ``metainfo``: list of B dicts (``img_path``, ``img_id``,
       ``ori_shape``).
     """

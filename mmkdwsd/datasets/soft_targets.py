@@ -15,6 +15,13 @@ A soft-target file is a pickle (``mmengine.dump``)::
          targets={'<parent folder>/<image file name>': float32 (K,)})
 
 keyed like proposal files (:func:`mmkdwsd.datasets.proposals.proposal_key`).
+With ``cache_soft_targets.py --flip`` the file also holds the teacher's
+targets of the horizontally flipped image: ``meta['views'] == ['original',
+'hflip']`` and every value is float32 (2, K), row 1 the flipped view's, so
+that a student trained with flips learns from the view it sees (the online
+teacher sees the same flip as the student); the row is picked by the
+sample's ``flip`` (``PreDecodedDataPreprocessor`` on the fast path,
+:func:`mmkdwsd.models.losses.stack_soft_targets` otherwise).
 """
 from typing import Dict, Optional
 
@@ -24,6 +31,21 @@ from mmkdwsd.utils.fileio import load_pickle_file
 from .proposals import proposal_key
 
 soft_target_key = proposal_key
+#: ``meta['views']`` of a file with the flipped view (``--flip``)
+FLIP_VIEWS = ['original', 'hflip']
+
+
+def soft_target_views(meta: dict) -> int:
+    """Views per image a soft-target file's ``meta`` declares: 1, or 2
+    (original and horizontally flipped)."""
+    views = meta.get('views')
+    if views is None:
+        return 1
+    if list(views) != FLIP_VIEWS:
+        raise SoftTargetError(
+            f"Soft-target meta 'views' must be {FLIP_VIEWS} (or absent), "
+            f'found {views!r}')
+    return len(FLIP_VIEWS)
 
 
 class SoftTargetError(ValueError):
@@ -53,8 +75,11 @@ def load_soft_target_file(filename: str) -> dict:
     return content
 
 
-def check_soft_target(value, key: str, filename: str,
-                      num_classes: int) -> np.ndarray:
+def check_soft_target(value,
+                      key: str,
+                      filename: str,
+                      num_classes: int,
+                      views: int = 1) -> np.ndarray:
     """Validate one image's soft targets.
 
     Args:
@@ -62,16 +87,22 @@ def check_soft_target(value, key: str, filename: str,
         key (str): The image's key, named in errors.
         filename (str): The file, named in errors.
         num_classes (int): Expected length K.
+        views (int): Views per image the file declares (1, or 2 with the
+            flipped view). Defaults to 1.
 
     Returns:
-        np.ndarray: float32 targets, shape (K,), inside [0, 1].
+        np.ndarray: float32 targets inside [0, 1], shape (K,), or (2, K)
+        with the flipped view.
     """
-    target = np.asarray(value, dtype=np.float32).reshape(-1)
+    target = np.asarray(value, dtype=np.float32)
     where = f'image {key!r} in soft-target file {filename}'
-    if target.shape != (num_classes, ):
+    shape = (num_classes, ) if views == 1 else (views, num_classes)
+    if target.size != int(np.prod(shape)):
         raise SoftTargetError(
-            f'Soft targets of {where} have {target.size} values; the '
-            f'dataset has {num_classes} classes.')
+            f'Soft targets of {where} have {target.size} values; expected '
+            f'{shape} (the dataset has {num_classes} classes, the file '
+            f'{views} view(s) per image).')
+    target = target.reshape(shape)
     if not np.isfinite(target).all() or target.min() < 0 \
             or target.max() > 1:
         raise SoftTargetError(
@@ -84,7 +115,8 @@ def attach_soft_targets(data_list: list,
                         filename: str,
                         num_classes: int,
                         content: Optional[Dict] = None) -> dict:
-    """Add validated ``soft_target`` (K,) to every data_info of a dataset.
+    """Add validated ``soft_target`` (K,) (or (2, K) for a file with the
+    flipped view) to every data_info of a dataset.
 
     Args:
         data_list (list[dict]): Items with ``img_path`` and ``img_id``.
@@ -101,6 +133,10 @@ def attach_soft_targets(data_list: list,
         raise SoftTargetError(
             f'Soft-target file {filename} was computed for '
             f'{meta["num_classes"]} classes; the dataset has {num_classes}.')
+    try:
+        views = soft_target_views(meta)
+    except SoftTargetError as err:
+        raise SoftTargetError(f'{filename}: {err}') from None
     for info in data_list:
         key = soft_target_key(info['img_path'])
         if key not in targets:
@@ -110,5 +146,5 @@ def attach_soft_targets(data_list: list,
                 f'({len(targets)} images). Were they computed for this '
                 'split? Re-run tools/cache_soft_targets.py.')
         info['soft_target'] = check_soft_target(targets[key], key, filename,
-                                                num_classes)
+                                                num_classes, views)
     return meta

@@ -63,6 +63,29 @@ def test_attached_and_packed(tmp_path):
     assert sample.gt_label.tolist() == [1]
 
 
+def test_flipped_view_attached_and_picked(tmp_path):
+    """A file cached with the flipped view gives each image (2, K); the
+    student's samples get the row of the view they saw (``flip``)."""
+    from mmpretrain.structures import DataSample
+
+    from mmkdwsd.models.losses import stack_soft_targets
+    write_coco(str(tmp_path))
+    both = {k: [v, v[::-1]] for k, v in TARGETS.items()}
+    _write(tmp_path, both, dict(num_classes=2, views=['original', 'hflip']))
+    ds = _build(tmp_path)
+    infos = [ds.get_data_info(i) for i in range(3)]
+    assert infos[0]['soft_target'].shape == (2, 2)
+    metas = (dict(flip=False), dict(flip=True), {})  # the last: no flip key
+    samples = []
+    for info, meta in zip(infos, metas):
+        sample = DataSample(metainfo=meta)
+        sample.soft_target = torch.as_tensor(info['soft_target'])
+        samples.append(sample)
+    picked = stack_soft_targets(samples, torch.zeros(3, 2))
+    torch.testing.assert_close(
+        picked, torch.tensor([[0.9, 0.2], [0.8, 0.1], [0.0, 1.0]]))
+
+
 @pytest.mark.parametrize(
     'targets, meta, message',
     [
@@ -71,7 +94,15 @@ def test_attached_and_packed(tmp_path):
          'file {path} (2 images)'),
         (dict(TARGETS, **{'img/b.png': [0.1, 0.2, 0.3]}), None,
          "Soft targets of image 'img/b.png' in soft-target file {path} have "
-         '3 values; the dataset has 2 classes'),
+         '3 values; expected (2,) (the dataset has 2 classes, the file 1 '
+         'view(s) per image)'),
+        (TARGETS, dict(num_classes=2, views=['original', 'hflip']),
+         "Soft targets of image 'img/a.png' in soft-target file {path} have "
+         '2 values; expected (2, 2) (the dataset has 2 classes, the file 2 '
+         'view(s) per image)'),
+        (TARGETS, dict(num_classes=2, views=['original', 'vflip']),
+         "{path}: Soft-target meta 'views' must be ['original', 'hflip'] (or "
+         "absent), found ['original', 'vflip']"),
         (dict(TARGETS, **{'img/c.png': [0.5, 1.5]}), None,
          "Soft targets of image 'img/c.png' in soft-target file {path} must "
          'be finite and inside [0, 1]'),
@@ -81,8 +112,8 @@ def test_attached_and_packed(tmp_path):
          'Soft-target file {path} was computed for 80 classes; the dataset '
          'has 2'),
     ],
-    ids=['missing-image', 'wrong-length', 'out-of-range', 'nan',
-         'class-count'])
+    ids=['missing-image', 'wrong-length', 'one-view-in-a-flip-file',
+         'unknown-views', 'out-of-range', 'nan', 'class-count'])
 def test_mismatch_names_file_and_image(tmp_path, targets, meta, message):
     write_coco(str(tmp_path))
     path = _write(tmp_path, targets, meta)

@@ -241,3 +241,89 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
             '1.0') in proc.stderr, proc.stderr[-2000:]
     assert not glob.glob(osp.join(refused, '*.pth'))
     assert osp.isfile(osp.join(data, SOFT))
+
+
+def test_flipped_view_is_the_teacher_on_the_mirrored_image(
+        repo_root, tiny_multidigits, teacher_ckpt, tmp_path):
+    """``--flip`` (the config's ``soft_target_cache.flip``) stores (2, K) per
+    image: row 0 the plain cache's, row 1 the teacher's image scores (t = 1)
+    on the image mirrored on disk with its proposals mirrored by hand."""
+    import mmcv
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_multidigits, data)
+    out = str(tmp_path / 'flip.pkl')
+    proc = subprocess.run([
+        sys.executable, 'tools/cache_soft_targets.py', CFG, '--out', out,
+        '--workers', '0', '--cfg-options',
+        f'model.teacher_ckpt={teacher_ckpt}',
+        f'train_dataloader.dataset.data_root={data}/',
+        'model.pred_distill.cls_temperature=1.0',
+        'model.pred_distill.det_temperature=1.0',
+        'soft_target_cache.flip=True'
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    saved = mmengine.load(out)
+    assert saved['meta']['views'] == ['original', 'hflip']
+    targets = saved['targets']
+    assert len(targets) == 16
+    assert {v.shape for v in targets.values()} == {(2, 10)}
+    cfg = _cfg(repo_root, data, teacher_ckpt, cls_temperature=1.0,
+               det_temperature=1.0)
+    plain = cache_soft_targets(cfg, str(tmp_path / 'plain.pkl'),
+                               num_workers=0, progress=False)['targets']
+    for key in targets:
+        np.testing.assert_allclose(targets[key][0], plain[key], atol=1e-6)
+    # the flipped view differs from the original (the digits are not
+    # symmetric) ...
+    assert max(np.abs(v[1] - v[0]).max() for v in targets.values()) > 1e-3
+    # ... and is the teacher on the mirrored scene
+    teacher_cfg = Config.fromfile(osp.join(repo_root, TEACHER_CFG))
+    teacher = MODELS.build(teacher_cfg.model)
+    teacher.load_state_dict(torch.load(teacher_ckpt)['state_dict'])
+    teacher.eval()
+    pipeline = Compose([
+        t for t in teacher_cfg.test_pipeline
+        if t['type'] != 'mmdet.LoadAnnotations'
+    ])
+    proposals = mmengine.load(osp.join(data, 'proposals', 'ss_train.pkl'))
+    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
+        images = json.load(f)['images'][:3]
+    items = []
+    for img in images:
+        image = mmcv.imread(osp.join(data, 'train', img['file_name']))
+        mirrored = str(tmp_path / img['file_name'])
+        mmcv.imwrite(image[:, ::-1], mirrored)
+        boxes = dict(proposals['train/' + img['file_name']])
+        boxes['bboxes'] = np.array(boxes['bboxes'], np.float32)
+        boxes['bboxes'][:, [0, 2]] = image.shape[1] - boxes['bboxes'][:,
+                                                                      [2, 0]]
+        items.append(
+            pipeline(dict(img_path=mirrored, img_id=img['id'],
+                          proposals=boxes)))
+    with torch.no_grad():
+        preds = teacher.test_step(pseudo_collate(items))
+    for img, pred in zip(images, preds):
+        np.testing.assert_allclose(
+            targets['train/' + img['file_name']][1],
+            pred.pred_score.numpy(),
+            atol=1e-4)
+    # the training check refuses the plain cache for a config that asks for
+    # the flipped view, naming the file
+    from mmkdwsd.apis import check_soft_target_file
+    from mmkdwsd.datasets import SoftTargetError
+    cfg.train_dataloader.dataset.soft_target_file = str(tmp_path /
+                                                        'plain.pkl')
+    cfg.soft_target_cache = dict(flip=True)
+    with pytest.raises(
+            SoftTargetError,
+            match=re.escape(f'Soft-target file {tmp_path}/plain.pkl was '
+                            'computed without the flipped view')):
+        check_soft_target_file(cfg)
+    cfg.soft_target_cache = dict(flip=False)
+    assert check_soft_target_file(cfg) == str(tmp_path / 'plain.pkl')
+    cfg.train_dataloader.dataset.soft_target_file = out
+    with pytest.raises(SoftTargetError, match='computed with the flipped'):
+        check_soft_target_file(cfg)

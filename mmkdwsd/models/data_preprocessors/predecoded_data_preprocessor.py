@@ -88,7 +88,9 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
     drawn per batch, as mmdet's ``BatchSyncRandomResize`` does) and packed
     into the data samples ``mmpretrain.PackInputs`` (``pack='cls'``) or
     :class:`~mmkdwsd.datasets.PackWSODInputs` (``pack='det'``: proposals
-    flipped and rescaled with the image) would have built. The wrapped
+    flipped and rescaled with the image) would have built; cached soft
+    targets with the flipped view (B, 2, K) keep the row of the view each
+    image gets. The wrapped
     preprocessor (normalisation, padding) then runs as usual. Batches that
     do not come from a :class:`PreDecodedDataset` (validation loaders with
     the per-image pipeline) go to the wrapped preprocessor unchanged.
@@ -178,6 +180,10 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
         soft = data.get('soft_targets')
         if soft is not None:
             soft = soft.to(device, non_blocking=True)
+            if soft.dim() == 3:  # (B, 2, K): the original and flipped view
+                soft = torch.where(
+                    flip.to(device)[:, None], soft[:, 1], soft[:, 0]) \
+                    if any(flip_list) else soft[:, 0]
         images = images.float()
         inputs, samples = {}, {}
         for view in self.views:

@@ -41,9 +41,14 @@ def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
     """The cached soft targets a batch's samples carry, stacked
     (``pred_distill.soft_targets='cached'``).
 
+    A sample may carry both views of a file cached with the flipped view
+    (``tools/cache_soft_targets.py --flip``), shape (2, K): the row of the
+    view the student saw is taken (row 1 where the sample's metainfo has
+    ``flip=True``).
+
     Args:
         data_samples (list[DataSample]): Student samples, each with a
-            ``soft_target`` of shape (K,).
+            ``soft_target`` of shape (K,) or (2, K).
         logits (Tensor): Student logits (N, K), for device and dtype.
 
     Returns:
@@ -63,6 +68,10 @@ def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
         s.soft_target if isinstance(s.soft_target, Tensor) else
         torch.as_tensor(s.soft_target) for s in data_samples
     ])
+    if targets.dim() == 3 and targets.shape[1] == 2:
+        flipped = torch.tensor([bool(s.metainfo.get('flip', False))
+                                for s in data_samples]).to(targets.device)
+        targets = torch.where(flipped[:, None], targets[:, 1], targets[:, 0])
     if targets.shape != logits.shape:
         raise ValueError(
             f'KDWSDDistiller: cached soft targets have shape '

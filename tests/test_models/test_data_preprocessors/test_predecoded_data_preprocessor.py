@@ -140,6 +140,35 @@ def test_two_views_share_the_flip(tiny_multidigits, batch):
     assert not any(s.flip for s in out['data_samples']['student'])
 
 
+def test_soft_targets_of_the_view_each_image_gets(batch):
+    """Soft targets cached with the flipped view, (B, 2, K): each student
+    sample gets row 1 where its image was flipped, row 0 elsewhere; (B, K)
+    ones pass as they are."""
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=CLS,
+            views=[dict(pack='cls', scales=[32])],
+            flip_prob=0.5))
+    num = len(INDICES)
+    both = torch.rand(num, 2, 10)
+    torch.manual_seed(1)
+    samples = processor(dict(batch, soft_targets=both),
+                        training=True)['data_samples']
+    flips = [s.flip for s in samples]
+    assert any(flips) and not all(flips)
+    for i, sample in enumerate(samples):
+        torch.testing.assert_close(sample.soft_target, both[i, int(flips[i])])
+    samples = processor(dict(batch, soft_targets=both),
+                        training=False)['data_samples']
+    for i, sample in enumerate(samples):
+        torch.testing.assert_close(sample.soft_target, both[i, 0])
+    samples = processor(dict(batch, soft_targets=both[:, 1]),
+                        training=True)['data_samples']
+    for i, sample in enumerate(samples):
+        torch.testing.assert_close(sample.soft_target, both[i, 1])
+
+
 def test_multi_scale_and_pass_through(tiny_multidigits, batch):
     processor = MODELS.build(
         dict(
