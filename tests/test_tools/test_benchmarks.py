@@ -1,6 +1,7 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """Smoke tests of tools/benchmarks/ on the CPU at tiny sizes: each script
 runs end to end and prints its table with finite numbers."""
+import glob
 import importlib.util
 import json
 import math
@@ -262,16 +263,21 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     out = run_script('accuracy.py', *common, '--work-dir', work, '--only',
                      'kd_both', 'kd_stage1', 'kd_staged', 'kd_staged_cached',
                      'kd_staged_feat', 'kd_staged_feat_cached',
-                     'kd_staged_cached_t1', '--seed', '0')
-    # the two cached stage 2 runs at the paper's temperatures computed their
-    # teacher's soft targets once; the run at T = 1 computed its own
-    assert out.count('caching soft targets in') == 2
+                     'kd_staged_cached_t1', 'kd_pred_cached',
+                     'kd_pred_cached_flip', '--seed', '0')
+    # the three cached runs at the paper's temperatures computed their
+    # teacher's soft targets once; the run at T = 1 and the one with the
+    # flipped view computed their own
+    assert out.count('caching soft targets in') == 3
     teacher_dir = osp.join(work, 'teacher_wsddn', 'seed0')
     for name, temperature in (('soft_targets.pkl', 0.5),
-                              ('soft_targets_tc1_td1.pkl', 1.0)):
+                              ('soft_targets_tc1_td1.pkl', 1.0),
+                              ('soft_targets_flip.pkl', 0.5)):
         meta = mmengine.load(osp.join(teacher_dir, name))['meta']
         assert meta['cls_temperature'] == meta['det_temperature'] == \
             temperature
+        assert meta.get('views') == (['original', 'hflip']
+                                     if 'flip' in name else None)
     # a file of other temperatures under the T = 1 name is refused, and kept
     # (then put back: the decomposition below trains on the T = 1 file)
     t1_file = osp.join(teacher_dir, 'soft_targets_tc1_td1.pkl')
@@ -302,11 +308,15 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
                    'level, cached soft targets (WSDDN)')
     cached_t1 = ('student 64 px, KD staged, stage 2 on cached soft targets '
                  'at T = 1 (WSDDN)')
+    pred_cached = ('student 64 px, KD prediction level, cached soft targets '
+                   '(WSDDN)')
+    pred_flip = ('student 64 px, KD prediction level, cached soft targets '
+                 'with the flipped view (WSDDN)')
     assert set(by_model) == {
         'student 64 px, no distillation', 'teacher WSDDN 128 px',
         'student 64 px, KD both (WSDDN)',
         'student 128 px (teacher resolution), no distillation', stage1,
-        staged, cached, feat, feat_cached, cached_t1
+        staged, cached, feat, feat_cached, cached_t1, pred_cached, pred_flip
     }
     assert by_model[stage1]['mAP'] == '-'  # no head trained, no validation
     for row in rows:
@@ -320,8 +330,15 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     _, gains = _table(out, 'distilled student')
     assert [g['distilled student'] for g in gains] == [
         'student 64 px, KD both (WSDDN)', staged, cached, feat, feat_cached,
-        cached_t1
+        cached_t1, pred_cached, pred_flip
     ]
+    # the prediction-level runs on cached targets start from scratch, the
+    # staged ones from stage 1
+    for name, staged_start in (('kd_pred_cached_flip', False),
+                               ('kd_staged_cached', True)):
+        log = open(glob.glob(osp.join(work, name, 'seed0', '*',
+                                      '*.log'))[0]).read()
+        assert ('load student. in model from' in log) == staged_start
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))
     _check_staged_gain_decomposition(repo_root, work)

@@ -25,7 +25,11 @@ the regions each step draws); ``kd_staged_cached_t1`` and
 temperature 1 instead of the paper's 0.5 (``t_c = t_d = 1``; each pair of
 temperatures has its own soft-target file next to the teacher's checkpoint);
 ``kd_stage1_oicr`` and ``kd_staged_cached_t1_oicr`` are ``kd_stage1`` and
-``kd_staged_cached_t1`` with the OICR teacher.
+``kd_staged_cached_t1`` with the OICR teacher. ``kd_pred_cached`` is
+``kd_pred`` on cached soft targets (the staged config from a random start),
+``kd_pred_cached_flip`` and ``kd_staged_cached_flip`` the same and the
+staged one on soft targets cached with the flipped view as well (the
+student learns from the view it sees, as from the online teacher).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -101,6 +105,12 @@ EXPERIMENTS = dict(
                          'teacher_wsddn', 'kd_stage1'),
     kd_staged_feat_cached_t1=(_B + 'kdwsd-stage2-feat-cached-t1_wsddn-' +
                               _KD, 'kd', 'teacher_wsddn', 'kd_stage1'),
+    kd_pred_cached=(_B + 'kdwsd-stage2-cached_wsddn-' + _KD, 'kd',
+                    'teacher_wsddn'),
+    kd_pred_cached_flip=(_B + 'kdwsd-stage2-cached-flip_wsddn-' + _KD, 'kd',
+                         'teacher_wsddn'),
+    kd_staged_cached_flip=(_B + 'kdwsd-stage2-cached-flip_wsddn-' + _KD,
+                           'kd', 'teacher_wsddn', 'kd_stage1'),
     kd_stage1_oicr=(_B + 'kdwsd-stage1_oicr-' + _KD, 'kd', 'teacher_oicr'),
     kd_staged_cached_t1_oicr=(_B + 'kdwsd-stage2-cached-t1_oicr-' + _KD,
                               'kd', 'teacher_oicr', 'kd_stage1_oicr'))
@@ -126,6 +136,12 @@ LABELS = dict(
     'targets at T = 1 (WSDDN)',
     kd_staged_feat_cached_t1='student 64 px, KD staged, stage 2 keeps the '
     'feature level, cached soft targets at T = 1 (WSDDN)',
+    kd_pred_cached='student 64 px, KD prediction level, cached soft '
+    'targets (WSDDN)',
+    kd_pred_cached_flip='student 64 px, KD prediction level, cached soft '
+    'targets with the flipped view (WSDDN)',
+    kd_staged_cached_flip='student 64 px, KD staged, stage 2 on cached soft '
+    'targets with the flipped view (WSDDN)',
     kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
@@ -250,7 +266,7 @@ def read_done(work_dir: str):
 def build_cfg(args, name: str, seed: int, work_dir: str):
     from mmengine.config import Config
 
-    from mmkdwsd.apis import check_soft_target_temperatures
+    from mmkdwsd.apis import check_soft_target_file
     from mmkdwsd.datasets import SoftTargetError
     config, kind, teacher = EXPERIMENTS[name][:3]
     cfg = Config.fromfile(osp.join(_ROOT, config))
@@ -309,7 +325,7 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     if train_set.get('soft_target_file'):
         train_set.soft_target_file = soft_targets(args, cfg, teacher, seed)
         try:  # a file cached earlier at other temperatures
-            check_soft_target_temperatures(cfg)
+            check_soft_target_file(cfg)
         except SoftTargetError as err:
             raise SoftTargetError(
                 f'{err} [{name} seed {seed}: move the file away and '
@@ -318,14 +334,16 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
 
 
 def soft_target_name(cfg) -> str:
-    """File name of the soft targets at the config's temperatures:
-    ``soft_targets.pkl`` at the paper's t_c = t_d = 0.5, else
-    ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``)."""
-    from mmkdwsd.apis.soft_targets import pred_temperatures
+    """File name of the soft targets at the config's temperatures and
+    views: ``soft_targets.pkl`` at the paper's t_c = t_d = 0.5, else
+    ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``);
+    ``_flip`` before ``.pkl`` with the flipped view
+    (``soft_target_cache=dict(flip=True)``)."""
+    from mmkdwsd.apis.soft_targets import cache_flip, pred_temperatures
     t_c, t_d = pred_temperatures(cfg.model.get('pred_distill')).values()
-    if (t_c, t_d) == (0.5, 0.5):
-        return 'soft_targets.pkl'
-    return f'soft_targets_tc{t_c:g}_td{t_d:g}.pkl'
+    name = 'soft_targets' if (t_c, t_d) == (0.5, 0.5) else \
+        f'soft_targets_tc{t_c:g}_td{t_d:g}'
+    return name + ('_flip' if cache_flip(cfg) else '') + '.pkl'
 
 
 def soft_targets(args, cfg, teacher: str, seed: int) -> str:
@@ -338,6 +356,7 @@ def soft_targets(args, cfg, teacher: str, seed: int) -> str:
     import torch
 
     from mmkdwsd.apis import cache_soft_targets
+    from mmkdwsd.apis.soft_targets import cache_flip
     out = osp.join(
         osp.dirname(cfg.model.teacher_ckpt), soft_target_name(cfg))
     with open(out + '.lock', 'w') as lock:
@@ -351,7 +370,8 @@ def soft_targets(args, cfg, teacher: str, seed: int) -> str:
                 proposal_file=proposal_file(args, 'train'),
                 device='cuda' if torch.cuda.is_available() else 'cpu',
                 batch_size=cfg.train_dataloader.batch_size,
-                num_workers=cfg.train_dataloader.num_workers)
+                num_workers=cfg.train_dataloader.num_workers,
+                flip=cache_flip(cfg))
     return out
 
 

@@ -59,9 +59,11 @@ export PYTHONUNBUFFERED=1
 # teachers, then the students that need a teacher (and stage 1), then those
 # that start from stage 1.
 WAVES=("baseline reference" "teacher_wsddn teacher_oicr"
-  "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr"
+  "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr \
+kd_pred_cached kd_pred_cached_flip"
   "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
-kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr")
+kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr \
+kd_staged_cached_flip")
 ALL_RUNS="${WAVES[*]}"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers
