@@ -11,7 +11,8 @@ the baseline and the share of the resolution gap it recovers
 ((mAP_kd - mAP_base) / (mAP_ref - mAP_base), where ``reference`` is the same
 student at the teacher's resolution).
 
-Experiments: ``baseline``, ``reference``, ``teacher_wsddn``,
+Experiments: ``baseline``, ``reference``, ``baseline_noflip`` (the baseline
+without its horizontal flips: a control), ``teacher_wsddn``,
 ``teacher_oicr``, ``kd_pred``, ``kd_feat``, ``kd_both`` (WSDDN teacher),
 ``kd_both_oicr`` (joint single stage), and the staged recipe of the official
 release: ``kd_stage1`` (feature level only) then ``kd_staged`` (labels +
@@ -84,6 +85,9 @@ EXPERIMENTS = dict(
               'student', None),
     reference=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
                'student', None),
+    baseline_noflip=(_B +
+                     'resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py',
+                     'student', None),
     teacher_wsddn=(_B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
                    'teacher', None),
     teacher_oicr=(_B + 'oicr_resnet18-tiny_1xb16-20e_multidigits-large.py',
@@ -117,6 +121,7 @@ EXPERIMENTS = dict(
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
+    baseline_noflip='student 64 px, no distillation, no flip',
     teacher_wsddn='teacher WSDDN 128 px',
     teacher_oicr='teacher OICR 128 px',
     kd_pred='student 64 px, KD prediction level (WSDDN)',
