@@ -85,9 +85,9 @@ EXPERIMENTS = dict(
               'student', None),
     reference=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px.py',
                'student', None),
-    baseline_noflip=(_B +
-                     'resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py',
-                     'student', None),
+    baseline_noflip=(
+        _B + 'resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py',
+        'student', None),
     teacher_wsddn=(_B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
                    'teacher', None),
     teacher_oicr=(_B + 'oicr_resnet18-tiny_1xb16-20e_multidigits-large.py',
