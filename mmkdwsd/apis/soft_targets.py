@@ -6,6 +6,7 @@ Used by ``tools/cache_soft_targets.py``; the file format is described in
 """
 import contextlib
 import copy
+import logging
 import os
 import os.path as osp
 import time
@@ -132,6 +133,27 @@ def cache_flip(cfg: Config) -> bool:
     return bool((cfg.get('soft_target_cache') or {}).get('flip', False))
 
 
+def student_flips(cfg: Config) -> bool:
+    """Whether a config's training flips the student's images: a
+    ``flip_prob`` > 0 in its model's data preprocessor (the fast path) or a
+    ``RandomFlip`` with ``prob`` > 0 in its train pipeline."""
+
+    def flips(node) -> bool:
+        if isinstance(node, dict):
+            kind = str(node.get('type', ''))
+            if kind.split('.')[-1] == 'RandomFlip' and node.get('prob', 0):
+                return True
+            if node.get('flip_prob', 0):
+                return True
+            return any(flips(v) for v in node.values())
+        if isinstance(node, (list, tuple)):
+            return any(flips(v) for v in node)
+        return False
+
+    return flips(cfg.model.get('data_preprocessor')) or flips(
+        cfg.get('train_dataloader', {}).get('dataset'))
+
+
 def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
     """The ``soft_target_file`` a config's split reads, if it sets one."""
     dataset = _split_dataset(cfg, split)
@@ -241,6 +263,16 @@ def cache_soft_targets(cfg: Config,
             'cache_soft_targets: model.teacher_ckpt is not set: soft targets '
             'of an untrained teacher are meaningless (--cfg-options '
             'model.teacher_ckpt=PATH)')
+    if not flip and split == 'train' and student_flips(cfg):
+        print_log(
+            'cache_soft_targets: the config flips the student\'s training '
+            'images, and these soft targets are of the unflipped view only, '
+            'so for half of the steps the student would learn the targets '
+            'of a view it does not see; --flip (soft_target_cache=dict('
+            'flip=True)) caches both views (docs/benchmarks.md section 1, '
+            '"Online and cached soft targets")',
+            logger='current',
+            level=logging.WARNING)
     # build in the config's scope, as a Runner would
     init_default_scope(cfg.get('default_scope', 'mmkdwsd'))
     model_cfg = copy.deepcopy(cfg.model)

@@ -4,6 +4,7 @@ WSDDN teacher: the cached targets are the teacher's (independent of the
 batch size, equal to its image scores at t = 1), a run stopped by a bad
 image keeps its work and continues, and stage 2 trains on the cache."""
 import contextlib
+import copy
 import glob
 import json
 import logging
@@ -272,8 +273,20 @@ def test_flipped_view_is_the_teacher_on_the_mirrored_image(
     assert {v.shape for v in targets.values()} == {(2, 10)}
     cfg = _cfg(repo_root, data, teacher_ckpt, cls_temperature=1.0,
                det_temperature=1.0)
-    plain = cache_soft_targets(cfg, str(tmp_path / 'plain.pkl'),
-                               num_workers=0, progress=False)['targets']
+    with _log_messages() as messages:
+        plain = cache_soft_targets(cfg, str(tmp_path / 'plain.pkl'),
+                                   num_workers=0, progress=False)['targets']
+    assert not [m for m in messages if 'flips the student' in m]
+    # a student trained on flips gets a warning when only the unflipped
+    # view is cached
+    flipping = copy.deepcopy(cfg)
+    flipping.train_dataloader.dataset.pipeline.insert(
+        1, dict(type='RandomFlip', prob=0.5, direction='horizontal'))
+    with _log_messages() as messages:
+        cache_soft_targets(flipping, str(tmp_path / 'warned.pkl'),
+                           num_workers=0, progress=False)
+    assert [m for m in messages if 'flips the student\'s training images'
+            in m and '--flip' in m]
     for key in targets:
         np.testing.assert_allclose(targets[key][0], plain[key], atol=1e-6)
     # the flipped view differs from the original (the digits are not
