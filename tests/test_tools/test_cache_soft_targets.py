@@ -54,6 +54,42 @@ def _cfg(repo_root, data_root, teacher_ckpt, **pred):
     return cfg
 
 
+def _teacher_image_scores(repo_root, data, teacher_ckpt, mirror_dir=None):
+    """WSDDN.predict's image scores (t = 1) of the first 3 training images
+    on the teacher's test pipeline, built here independently of the tool;
+    with ``mirror_dir``, of the images mirrored on disk there, their
+    proposals mirrored by hand."""
+    import mmcv
+    teacher_cfg = Config.fromfile(osp.join(repo_root, TEACHER_CFG))
+    teacher = MODELS.build(teacher_cfg.model)
+    teacher.load_state_dict(torch.load(teacher_ckpt)['state_dict'])
+    teacher.eval()
+    pipeline = Compose([
+        t for t in teacher_cfg.test_pipeline
+        if t['type'] != 'mmdet.LoadAnnotations'
+    ])
+    proposals = mmengine.load(osp.join(data, 'proposals', 'ss_train.pkl'))
+    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
+        images = json.load(f)['images'][:3]
+    keys, items = [], []
+    for img in images:
+        key = 'train/' + img['file_name']
+        path, boxes = osp.join(data, key), proposals[key]
+        if mirror_dir:
+            image = mmcv.imread(path)
+            path = osp.join(mirror_dir, img['file_name'])
+            mmcv.imwrite(image[:, ::-1], path)
+            boxes = dict(boxes, bboxes=np.array(boxes['bboxes'], np.float32))
+            boxes['bboxes'][:, [0, 2]] = \
+                image.shape[1] - boxes['bboxes'][:, [2, 0]]
+        keys.append(key)
+        items.append(
+            pipeline(dict(img_path=path, img_id=img['id'], proposals=boxes)))
+    with torch.no_grad():
+        preds = teacher.test_step(pseudo_collate(items))
+    return {key: pred.pred_score.numpy() for key, pred in zip(keys, preds)}
+
+
 def test_tool_matches_api_and_teacher(repo_root, tiny_multidigits,
                                       teacher_ckpt, tmp_path):
     data = str(tmp_path / 'data')
@@ -112,32 +148,9 @@ def test_tool_matches_api_and_teacher(repo_root, tiny_multidigits,
         str(tmp_path / 't1.pkl'),
         num_workers=0,
         progress=False)['targets']
-    teacher_cfg = Config.fromfile(osp.join(repo_root, TEACHER_CFG))
-    teacher = MODELS.build(teacher_cfg.model)
-    teacher.load_state_dict(torch.load(teacher_ckpt)['state_dict'])
-    teacher.eval()
-    pipeline = Compose([
-        t for t in teacher_cfg.test_pipeline
-        if t['type'] != 'mmdet.LoadAnnotations'
-    ])
-    proposals = mmengine.load(osp.join(data, 'proposals', 'ss_train.pkl'))
-    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
-        images = json.load(f)['images'][:3]
-    items = [
-        pipeline(
-            dict(
-                img_path=osp.join(data, 'train', img['file_name']),
-                img_id=img['id'],
-                proposals=proposals['train/' + img['file_name']]))
-        for img in images
-    ]
-    with torch.no_grad():
-        preds = teacher.test_step(pseudo_collate(items))
-    for img, pred in zip(images, preds):
-        np.testing.assert_allclose(
-            t1['train/' + img['file_name']],
-            pred.pred_score.numpy(),
-            atol=1e-5)
+    for key, score in _teacher_image_scores(repo_root, data,
+                                            teacher_ckpt).items():
+        np.testing.assert_allclose(t1[key], score, atol=1e-5)
 
 
 @contextlib.contextmanager
@@ -249,7 +262,6 @@ def test_flipped_view_is_the_teacher_on_the_mirrored_image(
     """``--flip`` (the config's ``soft_target_cache.flip``) stores (2, K) per
     image: row 0 the plain cache's, row 1 the teacher's image scores (t = 1)
     on the image mirrored on disk with its proposals mirrored by hand."""
-    import mmcv
     data = str(tmp_path / 'data')
     shutil.copytree(tiny_multidigits, data)
     out = str(tmp_path / 'flip.pkl')
@@ -293,36 +305,9 @@ def test_flipped_view_is_the_teacher_on_the_mirrored_image(
     # symmetric) ...
     assert max(np.abs(v[1] - v[0]).max() for v in targets.values()) > 1e-3
     # ... and is the teacher on the mirrored scene
-    teacher_cfg = Config.fromfile(osp.join(repo_root, TEACHER_CFG))
-    teacher = MODELS.build(teacher_cfg.model)
-    teacher.load_state_dict(torch.load(teacher_ckpt)['state_dict'])
-    teacher.eval()
-    pipeline = Compose([
-        t for t in teacher_cfg.test_pipeline
-        if t['type'] != 'mmdet.LoadAnnotations'
-    ])
-    proposals = mmengine.load(osp.join(data, 'proposals', 'ss_train.pkl'))
-    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
-        images = json.load(f)['images'][:3]
-    items = []
-    for img in images:
-        image = mmcv.imread(osp.join(data, 'train', img['file_name']))
-        mirrored = str(tmp_path / img['file_name'])
-        mmcv.imwrite(image[:, ::-1], mirrored)
-        boxes = dict(proposals['train/' + img['file_name']])
-        boxes['bboxes'] = np.array(boxes['bboxes'], np.float32)
-        boxes['bboxes'][:, [0, 2]] = image.shape[1] - boxes['bboxes'][:,
-                                                                      [2, 0]]
-        items.append(
-            pipeline(dict(img_path=mirrored, img_id=img['id'],
-                          proposals=boxes)))
-    with torch.no_grad():
-        preds = teacher.test_step(pseudo_collate(items))
-    for img, pred in zip(images, preds):
-        np.testing.assert_allclose(
-            targets['train/' + img['file_name']][1],
-            pred.pred_score.numpy(),
-            atol=1e-4)
+    for key, score in _teacher_image_scores(repo_root, data, teacher_ckpt,
+                                            str(tmp_path)).items():
+        np.testing.assert_allclose(targets[key][1], score, atol=1e-4)
     # the training check refuses the plain cache for a config that asks for
     # the flipped view, naming the file
     from mmkdwsd.apis import check_soft_target_file
