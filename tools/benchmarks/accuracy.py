@@ -30,7 +30,9 @@ temperatures has its own soft-target file next to the teacher's checkpoint);
 ``kd_pred`` on cached soft targets (the staged config from a random start),
 ``kd_pred_cached_flip`` and ``kd_staged_cached_flip`` the same and the
 staged one on soft targets cached with the flipped view as well (the
-student learns from the view it sees, as from the online teacher).
+student learns from the view it sees, as from the online teacher), and
+``kd_pred_cached_noflip`` ``kd_pred_cached`` without the student's flips
+(against ``baseline_noflip``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -115,6 +117,8 @@ EXPERIMENTS = dict(
                          'teacher_wsddn'),
     kd_staged_cached_flip=(_B + 'kdwsd-stage2-cached-flip_wsddn-' + _KD,
                            'kd', 'teacher_wsddn', 'kd_stage1'),
+    kd_pred_cached_noflip=(_B + 'kdwsd-stage2-cached-noflip_wsddn-' + _KD,
+                           'kd', 'teacher_wsddn'),
     kd_stage1_oicr=(_B + 'kdwsd-stage1_oicr-' + _KD, 'kd', 'teacher_oicr'),
     kd_staged_cached_t1_oicr=(_B + 'kdwsd-stage2-cached-t1_oicr-' + _KD,
                               'kd', 'teacher_oicr', 'kd_stage1_oicr'))
@@ -147,6 +151,8 @@ LABELS = dict(
     'targets with the flipped view (WSDDN)',
     kd_staged_cached_flip='student 64 px, KD staged, stage 2 on cached soft '
     'targets with the flipped view (WSDDN)',
+    kd_pred_cached_noflip='student 64 px, KD prediction level, cached soft '
+    'targets, no flip (WSDDN)',
     kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
