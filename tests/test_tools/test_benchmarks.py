@@ -186,14 +186,27 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
     pred = by_model['student 64 px, KD prediction level (WSDDN)']
     assert pred['gain > 2 std'] == 'n/a (one seed)'
     assert pred['gap recovered per seed'] == '1%'
-    assert pred['against'] == 'baseline'
+    assert pred['against'] == 'baseline, reference'
     # a student without flips is measured against the baseline without
-    # them: +6.2 of the 24.8 to seed 0's reference
+    # them (+6.2), and against the reference until the one without flips
+    # is finished (6.2 of the 24.8 to seed 0's reference)
     noflip = by_model['student 64 px, KD prediction level, cached soft '
                       'targets, no flip (WSDDN)']
-    assert noflip['against'] == 'baseline_noflip'
+    assert noflip['against'] == 'baseline_noflip, reference'
     assert noflip['mAP gain'] == '+6.2'
     assert noflip['gap recovered per seed'] == '25%'
+    folder = tmp_path / 'reference_noflip' / 'seed0'
+    folder.mkdir(parents=True)
+    (folder / 'done.json').write_text(json.dumps(dict(
+        experiment='reference_noflip', seed=0, metrics={'mAP': 62.4},
+        commit='abc', date='d', device='cpu')))
+    out = run_script('accuracy.py', '--aggregate', '--work-dir',
+                     str(tmp_path))
+    _, rows = _table(out, 'distilled student')
+    noflip = {r['distilled student']: r for r in rows}[noflip[
+        'distilled student']]
+    assert noflip['against'] == 'baseline_noflip, reference_noflip'
+    assert noflip['gap recovered per seed'] == '50%'
 
 
 def test_accuracy_student_epochs(repo_root, run_script, tmp_path):

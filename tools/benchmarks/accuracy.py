@@ -33,7 +33,8 @@ staged one on soft targets cached with the flipped view as well (the
 student learns from the view it sees, as from the online teacher), and
 ``kd_pred_cached_noflip`` and ``kd_staged_cached_noflip``
 ``kd_pred_cached`` and ``kd_staged_cached`` without the student's flips
-(measured against ``baseline_noflip``).
+(measured against ``baseline_noflip`` and, once it is finished,
+``reference_noflip``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -91,6 +92,9 @@ EXPERIMENTS = dict(
     baseline_noflip=(
         _B + 'resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py',
         'student', None),
+    reference_noflip=(
+        _B + 'resnet18-tiny_1xb64-30e_multidigits-large-128px-noflip.py',
+        'student', None),
     teacher_wsddn=(_B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
                    'teacher', None),
     teacher_oicr=(_B + 'oicr_resnet18-tiny_1xb16-20e_multidigits-large.py',
@@ -129,6 +133,8 @@ LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
     baseline_noflip='student 64 px, no distillation, no flip',
+    reference_noflip='student 128 px (teacher resolution), no '
+    'distillation, no flip',
     teacher_wsddn='teacher WSDDN 128 px',
     teacher_oicr='teacher OICR 128 px',
     kd_pred='student 64 px, KD prediction level (WSDDN)',
@@ -162,11 +168,13 @@ LABELS = dict(
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
     'soft targets at T = 1 (OICR)')
-#: the baseline a distilled student is measured against, where it is not
-#: ``baseline`` (the same augmentation; the reference stays the 128 px one)
+#: the baseline and reference a distilled student is measured against,
+#: where they are not ``baseline`` and ``reference`` (the same
+#: augmentation; the reference falls back to ``reference`` until its own
+#: run is finished)
 BASELINE_OF = dict(
-    kd_pred_cached_noflip='baseline_noflip',
-    kd_staged_cached_noflip='baseline_noflip')
+    kd_pred_cached_noflip=('baseline_noflip', 'reference_noflip'),
+    kd_staged_cached_noflip=('baseline_noflip', 'reference_noflip'))
 #: the stage-1 runs (those a staged run starts from): feature level only,
 #: no head, no labels (their own schedule, no mAP)
 STAGE1_RUNS = tuple(
@@ -560,16 +568,18 @@ def gains_table(stats: dict, runs: dict) -> str:
     the larger seed standard deviation (of the run or of the baseline) only
     when both have two seeds or more.
     """
-    ref = stats.get('reference', {}).get('mAP', (None, None))
-    ref_seeds = _map_by_seed(runs, 'reference')
     rows = []
     for name in EXPERIMENTS:
-        baseline = BASELINE_OF.get(name, 'baseline')
+        baseline, reference = BASELINE_OF.get(name, ('baseline', 'reference'))
+        if reference not in stats:
+            reference = 'reference'
         base = stats.get(baseline, {}).get('mAP', (None, None))
         if (EXPERIMENTS[name][1] != 'kd' or name in STAGE1_RUNS
                 or name not in stats or base[0] is None):
             continue
+        ref = stats.get(reference, {}).get('mAP', (None, None))
         base_seeds = _map_by_seed(runs, baseline)
+        ref_seeds = _map_by_seed(runs, reference)
         mean, std = stats[name]['mAP']
         gain = mean - base[0]
         err = 100 * gain / (100 - base[0]) if base[0] < 100 else float('nan')
@@ -591,7 +601,7 @@ def gains_table(stats: dict, runs: dict) -> str:
             LABELS[name], f'{gain:+.1f}', f'{err:.1f}%',
             f'{gap:.0f}%' if math.isfinite(gap) else 'n/a (no reference)',
             ' / '.join(per_seed) + '%' if per_seed else '-', noise,
-            baseline
+            f'{baseline}, {reference}'
         ])
     header = ['distilled student', 'mAP gain', 'error reduction (target '
               '>= 13%)', 'resolution gap recovered (target >= 90%)',
