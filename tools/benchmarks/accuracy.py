@@ -31,8 +31,9 @@ temperatures has its own soft-target file next to the teacher's checkpoint);
 ``kd_pred_cached_flip`` and ``kd_staged_cached_flip`` the same and the
 staged one on soft targets cached with the flipped view as well (the
 student learns from the view it sees, as from the online teacher), and
-``kd_pred_cached_noflip`` and ``kd_staged_cached_noflip``
-``kd_pred_cached`` and ``kd_staged_cached`` without the student's flips
+``kd_pred_cached_noflip``, ``kd_staged_cached_noflip``,
+``kd_feat_noflip`` and ``kd_both_noflip`` ``kd_pred_cached``,
+``kd_staged_cached``, ``kd_feat`` and ``kd_both`` without the flips
 (measured against ``baseline_noflip`` and, once it is finished,
 ``reference_noflip``).
 A teacher starts from the finished ``reference`` run of the same seed (its
@@ -126,6 +127,9 @@ EXPERIMENTS = dict(
                            'kd', 'teacher_wsddn'),
     kd_staged_cached_noflip=(_B + 'kdwsd-stage2-cached-noflip_wsddn-' + _KD,
                              'kd', 'teacher_wsddn', 'kd_stage1'),
+    kd_feat_noflip=(_B + 'kdwsd-feat-noflip_wsddn-' + _KD, 'kd',
+                    'teacher_wsddn'),
+    kd_both_noflip=(_B + 'kdwsd-noflip_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_stage1_oicr=(_B + 'kdwsd-stage1_oicr-' + _KD, 'kd', 'teacher_oicr'),
     kd_staged_cached_t1_oicr=(_B + 'kdwsd-stage2-cached-t1_oicr-' + _KD,
                               'kd', 'teacher_oicr', 'kd_stage1_oicr'))
@@ -164,6 +168,8 @@ LABELS = dict(
     'targets, no flip (WSDDN)',
     kd_staged_cached_noflip='student 64 px, KD staged, stage 2 on cached '
     'soft targets, no flip (WSDDN)',
+    kd_feat_noflip='student 64 px, KD feature level, no flip (WSDDN)',
+    kd_both_noflip='student 64 px, KD both, no flip (WSDDN)',
     kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
@@ -172,9 +178,11 @@ LABELS = dict(
 #: where they are not ``baseline`` and ``reference`` (the same
 #: augmentation; the reference falls back to ``reference`` until its own
 #: run is finished)
-BASELINE_OF = dict(
-    kd_pred_cached_noflip=('baseline_noflip', 'reference_noflip'),
-    kd_staged_cached_noflip=('baseline_noflip', 'reference_noflip'))
+BASELINE_OF = {
+    name: ('baseline_noflip', 'reference_noflip')
+    for name in ('kd_pred_cached_noflip', 'kd_staged_cached_noflip',
+                 'kd_feat_noflip', 'kd_both_noflip')
+}
 #: the stage-1 runs (those a staged run starts from): feature level only,
 #: no head, no labels (their own schedule, no mAP)
 STAGE1_RUNS = tuple(
