@@ -11,8 +11,9 @@ the baseline and the share of the resolution gap it recovers
 ((mAP_kd - mAP_base) / (mAP_ref - mAP_base), where ``reference`` is the same
 student at the teacher's resolution).
 
-Experiments: ``baseline``, ``reference``, ``baseline_noflip`` (the baseline
-without its horizontal flips: a control), ``teacher_wsddn``,
+Experiments: ``baseline``, ``reference``, ``baseline_noflip`` and
+``reference_noflip`` (the two without their horizontal flips: controls),
+``teacher_wsddn``,
 ``teacher_oicr``, ``kd_pred``, ``kd_feat``, ``kd_both`` (WSDDN teacher),
 ``kd_both_oicr`` (joint single stage), and the staged recipe of the official
 release: ``kd_stage1`` (feature level only) then ``kd_staged`` (labels +
@@ -361,7 +362,7 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     train_set = base_dataset(cfg.train_dataloader)
     if train_set.get('soft_target_file'):
         train_set.soft_target_file = soft_targets(args, cfg, teacher, seed)
-        try:  # a file cached earlier at other temperatures
+        try:  # a file cached earlier at other temperatures or views
             check_soft_target_file(cfg)
         except SoftTargetError as err:
             raise SoftTargetError(
