@@ -110,7 +110,8 @@ def main() -> None:
     from mmkdwsd.compat import setup_cpu_distributed
     cfg = build_cfg(args)
     # a cached soft-target file must match the prediction level's
-    # temperatures (refused before anything is built or written)
+    # temperatures and the config's views (refused before anything is
+    # built or written)
     check_soft_target_file(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)

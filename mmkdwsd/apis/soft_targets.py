@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.dataset import Compose
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
@@ -80,12 +81,9 @@ def _split_dataset(cfg: Config, split: str) -> dict:
     return dataset
 
 
-def _split_dataset_cfg(cfg: Config,
-                       split: str,
-                       proposal_file: Optional[str],
-                       flip: bool = False) -> dict:
-    """The split's dataset config with the teacher view pipeline (flipped
-    with ``flip``)."""
+def _split_dataset_cfg(cfg: Config, split: str,
+                       proposal_file: Optional[str]) -> dict:
+    """The split's dataset config with the teacher view pipeline."""
     dataset = copy.deepcopy(_split_dataset(cfg, split))
     proposal_file = proposal_file or dataset.get('proposal_file') or \
         cfg.get(f'{split}_proposal_file')
@@ -97,7 +95,7 @@ def _split_dataset_cfg(cfg: Config,
     dataset.update(
         proposal_file=proposal_file,
         soft_target_file=None,
-        pipeline=teacher_view_pipeline(cfg.model, flip))
+        pipeline=teacher_view_pipeline(cfg.model))
     return dataset
 
 
@@ -278,11 +276,14 @@ def cache_soft_targets(cfg: Config,
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg['pred_distill'] = dict(model_cfg.get('pred_distill') or {})
     model = MODELS.build(model_cfg).to(device).eval()
-    views = [
-        DATASETS.build(_split_dataset_cfg(cfg, split, proposal_file, flipped))
-        for flipped in ((False, True) if flip else (False, ))
-    ]
-    dataset = views[0]
+    dataset = DATASETS.build(_split_dataset_cfg(cfg, split, proposal_file))
+    views = [dataset]
+    if flip:
+        # the same items (annotations and proposals loaded once), the
+        # mirrored pipeline
+        mirrored = copy.copy(dataset)
+        mirrored.pipeline = Compose(teacher_view_pipeline(cfg.model, True))
+        views.append(mirrored)
     meta = _meta(cfg, model, split, len(dataset.metainfo['classes']), flip)
 
     partial = out + '.partial'

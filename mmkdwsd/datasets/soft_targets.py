@@ -35,6 +35,10 @@ soft_target_key = proposal_key
 FLIP_VIEWS = ['original', 'hflip']
 
 
+class SoftTargetError(ValueError):
+    """Raised when a soft-target file does not match the dataset."""
+
+
 def soft_target_views(meta: dict) -> int:
     """Views per image a soft-target file's ``meta`` declares: 1, or 2
     (original and horizontally flipped)."""
@@ -46,10 +50,6 @@ def soft_target_views(meta: dict) -> int:
             f"Soft-target meta 'views' must be {FLIP_VIEWS} (or absent), "
             f'found {views!r}')
     return len(FLIP_VIEWS)
-
-
-class SoftTargetError(ValueError):
-    """Raised when a soft-target file does not match the dataset."""
 
 
 def load_soft_target_file(filename: str) -> dict:
