@@ -36,7 +36,8 @@ student learns from the view it sees, as from the online teacher), and
 ``kd_feat_noflip`` and ``kd_both_noflip`` ``kd_pred_cached``,
 ``kd_staged_cached``, ``kd_feat`` and ``kd_both`` without the flips
 (measured against ``baseline_noflip`` and, once it is finished,
-``reference_noflip``).
+``reference_noflip``); ``kd_pred_cached_t1_noflip`` is
+``kd_pred_cached_noflip`` at temperature 1.
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -128,6 +129,8 @@ EXPERIMENTS = dict(
                            'kd', 'teacher_wsddn'),
     kd_staged_cached_noflip=(_B + 'kdwsd-stage2-cached-noflip_wsddn-' + _KD,
                              'kd', 'teacher_wsddn', 'kd_stage1'),
+    kd_pred_cached_t1_noflip=(_B + 'kdwsd-stage2-cached-t1-noflip_wsddn-' +
+                              _KD, 'kd', 'teacher_wsddn'),
     kd_feat_noflip=(_B + 'kdwsd-feat-noflip_wsddn-' + _KD, 'kd',
                     'teacher_wsddn'),
     kd_both_noflip=(_B + 'kdwsd-noflip_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
@@ -169,6 +172,8 @@ LABELS = dict(
     'targets, no flip (WSDDN)',
     kd_staged_cached_noflip='student 64 px, KD staged, stage 2 on cached '
     'soft targets, no flip (WSDDN)',
+    kd_pred_cached_t1_noflip='student 64 px, KD prediction level, cached '
+    'soft targets at T = 1, no flip (WSDDN)',
     kd_feat_noflip='student 64 px, KD feature level, no flip (WSDDN)',
     kd_both_noflip='student 64 px, KD both, no flip (WSDDN)',
     kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
@@ -182,7 +187,8 @@ LABELS = dict(
 BASELINE_OF = {
     name: ('baseline_noflip', 'reference_noflip')
     for name in ('kd_pred_cached_noflip', 'kd_staged_cached_noflip',
-                 'kd_feat_noflip', 'kd_both_noflip')
+                 'kd_pred_cached_t1_noflip', 'kd_feat_noflip',
+                 'kd_both_noflip')
 }
 #: the stage-1 runs (those a staged run starts from): feature level only,
 #: no head, no labels (their own schedule, no mAP)
