@@ -531,3 +531,36 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
         'reference/seed0/epoch_1.pth', 'reference/seed1/epoch_1.pth',
         'teacher_wsddn/seed0/epoch_1.pth', 'teacher_wsddn/seed1/epoch_1.pth'
     ]
+
+
+def test_proposal_method_probe_tiny(repo_root, tmp_path):
+    """proposal_method_probe.sh end to end on tiny data (--tiny), with
+    Selective Search: both teachers start from the benchmark's reference,
+    and the recall, teacher and top-box tables hold them."""
+    import subprocess
+    import sys
+    data, bench, out = tmp_path / 'md', tmp_path / 'bench', tmp_path / 'out'
+    env = dict(os.environ, PYTHONPATH=repo_root)
+    subprocess.run(
+        [sys.executable, osp.join(repo_root, TOOLS, 'accuracy.py'), '--tiny',
+         '--only', 'reference', '--data-root', str(data), '--work-dir',
+         str(bench), '--data-workers', '1'],
+        cwd=repo_root, env=env, check=True, capture_output=True, timeout=600)
+    env.update(PY=sys.executable, NUM_TRAIN='16', NUM_VAL='8',
+               DATA=str(data), BENCH=str(bench), EXTRA='--tiny', WORKERS='1')
+    proc = subprocess.run(
+        ['bash', osp.join(repo_root, 'tools', 'analysis_tools',
+                          'proposal_method_probe.sh'), '0', 'ss',
+         str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = proc.stdout
+    (tmp_path.parent / 'probe_stdout.txt').write_text(text)
+    for m in ('ss', ):
+        assert f'/proposals/{m}_val.pkl | 8 |' in text, text
+        assert (out / m / 'reference' / 'seed0').is_symlink()
+        assert f'### teachers on {m} proposals' in text
+        for t in ('teacher_wsddn', 'teacher_oicr'):
+            assert (out / m / t / 'seed0' / 'done.json').is_file()
+            assert f'| {t}-{m} | ' in text, text
+    assert text.count('| teacher WSDDN 128 px |') == 1, text
+    assert text.count('| teacher OICR 128 px |') == 1, text

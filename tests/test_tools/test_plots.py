@@ -375,3 +375,52 @@ def test_top_box_report(tmp_path, repo_root, capsys):
     with pytest.raises(KeyError, match='sample 0 has no pred_instances'):
         mmengine.dump([dict(gt_instances={})], str(dump))
         tool.main([str(dump)])
+
+
+def test_proposal_recall(tmp_path, repo_root, capsys):
+    """Each true box's best proposal IoU, counted at 0.5 and 0.7, after the
+    size filter and the per-image top-k, from files in the real formats
+    (COCO annotations, generate_proposals.py's pickle)."""
+    import mmengine
+    tool = load_tool(repo_root, 'proposal_recall')
+    ann = tmp_path / 'annotations' / 'instances_val.json'
+    ann.parent.mkdir()
+    ann.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='a.png', height=64, width=64),
+                dict(id=2, file_name='b.png', height=64, width=64)],
+        annotations=[
+            dict(id=1, image_id=1, category_id=1, bbox=[0, 0, 10, 10]),
+            dict(id=2, image_id=1, category_id=2, bbox=[20, 20, 10, 10]),
+            dict(id=3, image_id=2, category_id=1, bbox=[0, 0, 10, 10]),
+            dict(id=4, image_id=2, category_id=1, bbox=[0, 0, 30, 30],
+                 iscrowd=1)],
+        categories=[dict(id=1, name='one'), dict(id=2, name='two')])))
+
+    def props(*boxes):
+        return dict(bboxes=np.array(boxes, dtype=np.float32),
+                    scores=np.linspace(1, 0.5, len(boxes)).astype(np.float32))
+
+    proposals = tmp_path / 'ss_val.pkl'
+    mmengine.dump({
+        # box 1: IoU 1 (second proposal); box 2: 100 / 160 = 0.625
+        'val/a.png': props([40, 40, 60, 60], [0, 0, 10, 10],
+                           [20, 20, 30, 36], [2, 2, 5, 5]),
+        # box 3: IoU 0.5 exactly; the crowd box is not counted
+        'val/b.png': props([0, 0, 10, 20]),
+    }, str(proposals))
+    tool.main([str(ann), str(proposals)])
+    row = capsys.readouterr().out.splitlines()[-1]
+    mean = (1 + 0.625 + 0.5) / 3
+    assert row == (f'| {proposals} | 2 | 3 | 2.5 | 100.0% | 33.3% | '
+                   f'{mean:.3f} |')
+    # the first proposal of a alone: box 1 and box 2 are lost
+    tool.main([str(ann), str(proposals), '--topk', '1'])
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert '| 1.0 | 33.3% | 0.0% | 0.167 |' in row
+    # the 3 px proposal is dropped at --min-size 4
+    tool.main([str(ann), str(proposals), '--min-size', '4'])
+    assert '| 2.0 | 100.0% |' in capsys.readouterr().out
+    mmengine.dump({'val/a.png': props([0, 0, 10, 10])}, str(proposals))
+    with pytest.raises(KeyError, match=r"ss_val.pkl: no proposals for "
+                       r"image 'val/b.png'"):
+        tool.main([str(ann), str(proposals)])

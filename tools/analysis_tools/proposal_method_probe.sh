@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Does the refined teacher (OICR) beat WSDDN once the proposals fit the
+# digits? (docs/benchmarks.md section 1, "The refined teacher on Selective
+# Search proposals"). The benchmark's sliding windows cover few digits
+# tightly and OICR's refinement learned WSDDN's wrong top windows. This
+# trains both benchmark teachers (accuracy.py's teacher_wsddn and
+# teacher_oicr, 10 epochs from the benchmark's reference of the same seed)
+# on the first NUM_TRAIN scenes of the large preset with each proposal
+# METHOD, evaluates them on its first NUM_VAL val scenes, and prints the
+# proposals' recall, each teacher's CorLoc and detection mAP, and where
+# each teacher's top box per (image, class) lands. The two teachers of a
+# (method, seed) train side by side. A rerun skips finished runs.
+# Usage: bash tools/analysis_tools/proposal_method_probe.sh \
+#   [SEEDS] [METHODS] [OUT]
+# e.g. ... "0" "ss windows" (Selective Search needs opencv-contrib, which
+# this repository's requirements install; the GPU machine's OpenCV lacks it)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+SEEDS=${1:-0}
+METHODS=${2:-ss windows}
+OUT=$(realpath -m "${3:-work_dirs/benchmarks/x_proposals}")
+PY=${PY:-.venv/bin/python}
+NUM_TRAIN=${NUM_TRAIN:-4000}
+NUM_VAL=${NUM_VAL:-1000}
+DATA=${DATA:-data/md_large_${NUM_TRAIN}_${NUM_VAL}}
+# the finished benchmark references the teachers start from
+BENCH=$(realpath -m "${BENCH:-work_dirs/benchmarks/epochs60}")
+WORKERS=${WORKERS:-2}
+# EXTRA: more accuracy.py options (the tests pass --tiny)
+ACC="tools/benchmarks/accuracy.py --data-root $DATA --num-train $NUM_TRAIN
+  --num-val $NUM_VAL --teacher-epochs 10 --workers 1 ${EXTRA:-}"
+mkdir -p "$OUT/logs"
+
+for m in $METHODS; do
+  # the scenes (the benchmark's first ones: each scene has its own seed)
+  # and this method's proposals, once
+  $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --prepare-only \
+    --data-workers "$WORKERS" > "$OUT/logs/prepare_$m.log" 2>&1 ||
+    { echo "preparing $m failed, see $OUT/logs/prepare_$m.log" >&2; exit 1; }
+done
+for seed in $SEEDS; do
+  for m in $METHODS; do
+    mkdir -p "$OUT/$m/reference"
+    if [ ! -e "$OUT/$m/reference/seed$seed" ]; then
+      [ -f "$BENCH/reference/seed$seed/done.json" ] || {
+        echo "no finished reference run $BENCH/reference/seed$seed: run" \
+          "accuracy.py --only reference --seed $seed there first" >&2
+        exit 1
+      }
+      ln -s "$BENCH/reference/seed$seed" "$OUT/$m/reference/seed$seed"
+    fi
+    for t in teacher_wsddn teacher_oicr; do
+      $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --only "$t" \
+        --seed "$seed" > "$OUT/logs/${t}_${m}_seed$seed.log" 2>&1 &
+    done
+    wait
+  done
+done
+
+echo "### proposal recall ($NUM_VAL val scenes, boxes of >= 16 px)"
+props=()
+for m in $METHODS; do props+=("$DATA/proposals/${m}_val.pkl"); done
+$PY tools/analysis_tools/proposal_recall.py \
+  "$DATA/annotations/instances_val.json" "${props[@]}" --min-size 16
+for m in $METHODS; do
+  echo "### teachers on $m proposals"
+  $PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m" |
+    grep -E '^\| (model|teacher)' |
+    sed '1a |---|---|---|---|---|---|---|---|---|---|' || true
+done
+echo "### top box per (image, class), seed $(echo "$SEEDS" | cut -d' ' -f1)"
+seed=$(echo "$SEEDS" | cut -d' ' -f1)
+dumps=()
+names=()
+for m in $METHODS; do
+  for t in teacher_wsddn teacher_oicr; do
+    run="$OUT/$m/$t/seed$seed"
+    dump="$run/val_predictions.pkl"
+    if [ ! -f "$dump" ]; then
+      cfg=$(ls "$run"/*.py | head -1)
+      ckpt=$(ls "$run"/epoch_*.pth | sort -V | tail -1)
+      $PY tools/test.py "$cfg" "$ckpt" --work-dir "$run/test" \
+        --out "$dump" > "$OUT/logs/test_${t}_${m}_seed$seed.log" 2>&1
+    fi
+    dumps+=("$dump")
+    names+=("$t-$m")
+  done
+done
+$PY tools/analysis_tools/top_box_report.py "${dumps[@]}" \
+  --names "${names[@]}"
