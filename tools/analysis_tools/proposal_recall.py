@@ -10,9 +10,9 @@ IoU >= 0.5 (CorLoc's rule: a teacher whose top box is always the best
 proposal reaches it) and >= 0.7, and the mean best IoU.
 
     python tools/analysis_tools/proposal_recall.py \\
-        data/md_large4k/annotations/instances_val.json \\
-        data/md_large4k/proposals/windows_val.pkl \\
-        data/md_large4k/proposals/ss_val.pkl
+        data/md_large_4000_1000/annotations/instances_val.json \\
+        data/md_large_4000_1000/proposals/windows_val.pkl \\
+        data/md_large_4000_1000/proposals/ss_val.pkl
 """
 import argparse
 import json
