@@ -68,8 +68,8 @@ for m in $METHODS; do
     grep -E '^\| (model|teacher)' |
     sed '1a |---|---|---|---|---|---|---|---|---|---|' || true
 done
-echo "### top box per (image, class), seed $(echo "$SEEDS" | cut -d' ' -f1)"
-seed=$(echo "$SEEDS" | cut -d' ' -f1)
+seed=${SEEDS%% *}  # the first seed's teachers
+echo "### top box per (image, class), seed $seed"
 dumps=()
 names=()
 for m in $METHODS; do

@@ -181,14 +181,14 @@ LABELS = dict(
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
     'soft targets at T = 1 (OICR)')
 #: the baseline and reference a distilled student is measured against,
-#: where they are not ``baseline`` and ``reference`` (the same
+#: where they are not ``baseline`` and ``reference``: the students without
+#: flips (``*_noflip``) against those without flips (the same
 #: augmentation; the reference falls back to ``reference`` until its own
 #: run is finished)
 BASELINE_OF = {
     name: ('baseline_noflip', 'reference_noflip')
-    for name in ('kd_pred_cached_noflip', 'kd_staged_cached_noflip',
-                 'kd_pred_cached_t1_noflip', 'kd_feat_noflip',
-                 'kd_both_noflip')
+    for name, (_, kind, *_) in EXPERIMENTS.items()
+    if kind == 'kd' and name.endswith('_noflip')
 }
 #: the stage-1 runs (those a staged run starts from): feature level only,
 #: no head, no labels (their own schedule, no mAP)
