@@ -10,6 +10,7 @@ import os.path as osp
 import re
 import shutil
 import subprocess
+import sys
 
 import mmengine
 import pytest
@@ -562,3 +563,33 @@ def test_proposal_method_probe_tiny(repo_root, tmp_path):
         assert f'| {t}-ss | ' in text, text
     assert text.count('| teacher WSDDN 128 px |') == 1, text
     assert text.count('| teacher OICR 128 px |') == 1, text
+
+
+def test_proposal_method_probe_students_tiny(repo_root, tmp_path):
+    """The probe's subset mode end to end (--tiny, Selective Search): its
+    own reference on the subset (OWN_REFERENCE=1, no benchmark runs), one
+    teacher (TEACHERS) and students after it (STUDENTS, a staged one among
+    them), whose table follows the teachers'."""
+    out = tmp_path / 'out'
+    env = dict(os.environ, PYTHONPATH=repo_root, PY=sys.executable,
+               NUM_TRAIN='16', NUM_VAL='8', DATA=str(tmp_path / 'md'),
+               BENCH=str(tmp_path / 'no_bench'), EXTRA='--tiny', WORKERS='1',
+               OWN_REFERENCE='1', TEACHERS='teacher_wsddn',
+               STUDENTS='baseline_noflip kd_stage1 kd_staged_cached_noflip')
+    proc = subprocess.run(
+        ['bash', osp.join(repo_root, 'tools', 'analysis_tools',
+                          'proposal_method_probe.sh'), '0', 'ss',
+         str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = proc.stdout
+    ref = out / 'ss' / 'reference' / 'seed0'
+    assert not ref.is_symlink() and (ref / 'done.json').is_file()
+    assert not (out / 'ss' / 'teacher_oicr').exists()
+    for run in ('teacher_wsddn', 'baseline_noflip', 'kd_stage1',
+                'kd_staged_cached_noflip'):
+        assert (out / 'ss' / run / 'seed0' / 'done.json').is_file(), run
+    students = text.split('### students on ss proposals')[1]
+    assert students.split('### top box')[0].count('| teacher') == 0
+    assert ('| student 64 px, KD staged, stage 2 on cached soft targets, '
+            'no flip (WSDDN) | 0 |') in students, students
+    assert '| teacher_wsddn-ss | ' in text and 'teacher_oicr-ss' not in text

@@ -14,6 +14,15 @@
 #   [SEEDS] [METHODS] [OUT]
 # e.g. ... "0" "ss windows" (Selective Search needs opencv-contrib, which
 # this repository's requirements install; the GPU machine's OpenCV lacks it)
+# Environment (besides the sizes below):
+#   TEACHERS   the teachers to train (default: teacher_wsddn teacher_oicr)
+#   STUDENTS   accuracy.py experiments trained after the teachers, in this
+#              order, on the same scenes and proposals (e.g. "baseline_noflip
+#              kd_pred_cached_noflip kd_stage1 kd_staged_cached_noflip": does
+#              the feature level help once the proposals fit the digits?);
+#              their table follows the teachers'
+#   OWN_REFERENCE=1  train the reference (the teachers' start, the gap's top)
+#              on these scenes instead of linking the benchmark's ($BENCH)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 SEEDS=${1:-0}
@@ -26,6 +35,8 @@ DATA=${DATA:-data/md_large_${NUM_TRAIN}_${NUM_VAL}}
 # the finished benchmark references the teachers start from
 BENCH=$(realpath -m "${BENCH:-work_dirs/benchmarks/epochs60}")
 WORKERS=${WORKERS:-2}
+TEACHERS=${TEACHERS:-teacher_wsddn teacher_oicr}
+STUDENTS=${STUDENTS:-}
 # EXTRA: more accuracy.py options (the tests pass --tiny)
 ACC="tools/benchmarks/accuracy.py --data-root $DATA --num-train $NUM_TRAIN
   --num-val $NUM_VAL --teacher-epochs 10 --workers 1 ${EXTRA:-}"
@@ -41,7 +52,12 @@ done
 for seed in $SEEDS; do
   for m in $METHODS; do
     mkdir -p "$OUT/$m/reference"
-    if [ ! -e "$OUT/$m/reference/seed$seed" ]; then
+    if [ "${OWN_REFERENCE:-0}" = 1 ]; then
+      $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --only reference \
+        --seed "$seed" > "$OUT/logs/reference_${m}_seed$seed.log" 2>&1 ||
+        { echo "reference failed, see $OUT/logs/reference_${m}_seed$seed.log" \
+          >&2; exit 1; }
+    elif [ ! -e "$OUT/$m/reference/seed$seed" ]; then
       [ -f "$BENCH/reference/seed$seed/done.json" ] || {
         echo "no finished reference run $BENCH/reference/seed$seed: run" \
           "accuracy.py --only reference --seed $seed there first" >&2
@@ -49,11 +65,18 @@ for seed in $SEEDS; do
       }
       ln -s "$BENCH/reference/seed$seed" "$OUT/$m/reference/seed$seed"
     fi
-    for t in teacher_wsddn teacher_oicr; do
+    for t in $TEACHERS; do
       $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --only "$t" \
         --seed "$seed" > "$OUT/logs/${t}_${m}_seed$seed.log" 2>&1 &
     done
     wait
+    if [ -n "$STUDENTS" ]; then
+      # shellcheck disable=SC2086  # a list of experiment names
+      $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --only $STUDENTS \
+        --seed "$seed" > "$OUT/logs/students_${m}_seed$seed.log" 2>&1 ||
+        { echo "students failed, see $OUT/logs/students_${m}_seed$seed.log" \
+          >&2; exit 1; }
+    fi
   done
 done
 
@@ -67,13 +90,18 @@ for m in $METHODS; do
   $PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m" |
     grep -E '^\| (model|teacher)' |
     sed '1a |---|---|---|---|---|---|---|---|---|---|' || true
+  if [ -n "$STUDENTS" ]; then
+    echo "### students on $m proposals"
+    $PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m" |
+      grep -vE '^\| teacher' || true
+  fi
 done
 seed=${SEEDS%% *}  # the first seed's teachers
 echo "### top box per (image, class), seed $seed"
 dumps=()
 names=()
 for m in $METHODS; do
-  for t in teacher_wsddn teacher_oicr; do
+  for t in $TEACHERS; do
     run="$OUT/$m/$t/seed$seed"
     dump="$run/val_predictions.pkl"
     if [ ! -f "$dump" ]; then
