@@ -534,6 +534,16 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
     ]
 
 
+def _run_probe(repo_root, out, env) -> str:
+    """proposal_method_probe.sh on seed 0 with Selective Search; stdout."""
+    proc = subprocess.run(
+        ['bash', osp.join(repo_root, 'tools', 'analysis_tools',
+                          'proposal_method_probe.sh'), '0', 'ss',
+         str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
 def test_proposal_method_probe_tiny(repo_root, tmp_path):
     """proposal_method_probe.sh end to end on tiny data (--tiny), with
     Selective Search: both teachers start from the benchmark's reference,
@@ -549,12 +559,7 @@ def test_proposal_method_probe_tiny(repo_root, tmp_path):
         cwd=repo_root, env=env, check=True, capture_output=True, timeout=600)
     env.update(PY=sys.executable, NUM_TRAIN='16', NUM_VAL='8',
                DATA=str(data), BENCH=str(bench), EXTRA='--tiny', WORKERS='1')
-    proc = subprocess.run(
-        ['bash', osp.join(repo_root, 'tools', 'analysis_tools',
-                          'proposal_method_probe.sh'), '0', 'ss',
-         str(out)], env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    text = proc.stdout
+    text = _run_probe(repo_root, out, env)
     assert '/proposals/ss_val.pkl | 8 |' in text, text
     assert (out / 'ss' / 'reference' / 'seed0').is_symlink()
     assert '### teachers on ss proposals' in text
@@ -576,12 +581,7 @@ def test_proposal_method_probe_students_tiny(repo_root, tmp_path):
                BENCH=str(tmp_path / 'no_bench'), EXTRA='--tiny', WORKERS='1',
                OWN_REFERENCE='1', TEACHERS='teacher_wsddn',
                STUDENTS='baseline_noflip kd_stage1 kd_staged_cached_noflip')
-    proc = subprocess.run(
-        ['bash', osp.join(repo_root, 'tools', 'analysis_tools',
-                          'proposal_method_probe.sh'), '0', 'ss',
-         str(out)], env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    text = proc.stdout
+    text = _run_probe(repo_root, out, env)
     ref = out / 'ss' / 'reference' / 'seed0'
     assert not ref.is_symlink() and (ref / 'done.json').is_file()
     assert not (out / 'ss' / 'teacher_oicr').exists()
