@@ -372,8 +372,6 @@ def _check_staged_gain_decomposition(repo_root, work):
     """staged_gain_decomposition.sh on the finished tiny work dir: each run
     is kd_staged_cached_t1's saved config with its one change (no
     prediction term; no stage-1 start), trained, and reported."""
-    import subprocess
-    import sys
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'staged_gain_decomposition.sh')
     out = osp.join(work, 'decomposition')
@@ -485,8 +483,6 @@ def test_gpu_session_dry_run(repo_root, tmp_path):
     waves run in dependency order, only finished runs' checkpoints are
     packed, PROFILE profiles the training steps, and $OUT holds four files
     (the device tool returns at most 8)."""
-    import subprocess
-    import sys
     import tarfile
     acc, out = tmp_path / 'acc', tmp_path / 'out'
     # an unfinished run from an earlier call: its checkpoint stays out
@@ -548,8 +544,6 @@ def test_proposal_method_probe_tiny(repo_root, tmp_path):
     """proposal_method_probe.sh end to end on tiny data (--tiny), with
     Selective Search: both teachers start from the benchmark's reference,
     and the recall, teacher and top-box tables hold them."""
-    import subprocess
-    import sys
     data, bench, out = tmp_path / 'md', tmp_path / 'bench', tmp_path / 'out'
     env = dict(os.environ, PYTHONPATH=repo_root)
     subprocess.run(

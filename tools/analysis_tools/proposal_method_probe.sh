@@ -86,14 +86,13 @@ for m in $METHODS; do props+=("$DATA/proposals/${m}_val.pkl"); done
 $PY tools/analysis_tools/proposal_recall.py \
   "$DATA/annotations/instances_val.json" "${props[@]}" --min-size 16
 for m in $METHODS; do
+  table=$($PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m")
   echo "### teachers on $m proposals"
-  $PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m" |
-    grep -E '^\| (model|teacher)' |
+  grep -E '^\| (model|teacher)' <<< "$table" |
     sed '1a |---|---|---|---|---|---|---|---|---|---|' || true
   if [ -n "$STUDENTS" ]; then
     echo "### students on $m proposals"
-    $PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m" |
-      grep -vE '^\| teacher' || true
+    grep -vE '^\| teacher' <<< "$table" || true
   fi
 done
 seed=${SEEDS%% *}  # the first seed's teachers
