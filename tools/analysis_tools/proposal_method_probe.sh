@@ -8,8 +8,10 @@
 # on the first NUM_TRAIN scenes of the large preset with each proposal
 # METHOD, evaluates them on its first NUM_VAL val scenes, and prints the
 # proposals' recall, each teacher's CorLoc and detection mAP, and where
-# each teacher's top box per (image, class) lands. The two teachers of a
-# (method, seed) train side by side. A rerun skips finished runs.
+# each teacher's top box per (image, class) lands. The teachers train one
+# after another (two training processes side by side on a 2-core machine ran
+# each up to 13x slower); the first that fails stops the probe with its log.
+# A rerun skips finished runs.
 # Usage: bash tools/analysis_tools/proposal_method_probe.sh \
 #   [SEEDS] [METHODS] [OUT]
 # e.g. ... "0" "ss windows" (Selective Search needs opencv-contrib, which
@@ -66,10 +68,11 @@ for seed in $SEEDS; do
       ln -s "$BENCH/reference/seed$seed" "$OUT/$m/reference/seed$seed"
     fi
     for t in $TEACHERS; do
+      log="$OUT/logs/${t}_${m}_seed$seed.log"
       $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --only "$t" \
-        --seed "$seed" > "$OUT/logs/${t}_${m}_seed$seed.log" 2>&1 &
+        --seed "$seed" > "$log" 2>&1 ||
+        { echo "$t failed, see $log" >&2; exit 1; }
     done
-    wait
     if [ -n "$STUDENTS" ]; then
       # shellcheck disable=SC2086  # a list of experiment names
       $PY $ACC --proposal-method "$m" --work-dir "$OUT/$m" --only $STUDENTS \
