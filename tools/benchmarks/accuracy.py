@@ -37,7 +37,9 @@ student learns from the view it sees, as from the online teacher), and
 ``kd_staged_cached``, ``kd_feat`` and ``kd_both`` without the flips
 (measured against ``baseline_noflip`` and, once it is finished,
 ``reference_noflip``); ``kd_pred_cached_t1_noflip`` is
-``kd_pred_cached_noflip`` at temperature 1.
+``kd_pred_cached_noflip`` at temperature 1; ``kd_stage1_noflip`` is
+``kd_stage1`` without the flips and ``kd_staged_cached_all_noflip``
+``kd_staged_cached_noflip`` from its student (both stages unflipped).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -134,6 +136,11 @@ EXPERIMENTS = dict(
     kd_feat_noflip=(_B + 'kdwsd-feat-noflip_wsddn-' + _KD, 'kd',
                     'teacher_wsddn'),
     kd_both_noflip=(_B + 'kdwsd-noflip_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
+    kd_stage1_noflip=(_B + 'kdwsd-stage1-noflip_wsddn-' + _KD, 'kd',
+                      'teacher_wsddn'),
+    kd_staged_cached_all_noflip=(
+        _B + 'kdwsd-stage2-cached-noflip_wsddn-' + _KD, 'kd', 'teacher_wsddn',
+        'kd_stage1_noflip'),
     kd_stage1_oicr=(_B + 'kdwsd-stage1_oicr-' + _KD, 'kd', 'teacher_oicr'),
     kd_staged_cached_t1_oicr=(_B + 'kdwsd-stage2-cached-t1_oicr-' + _KD,
                               'kd', 'teacher_oicr', 'kd_stage1_oicr'))
@@ -176,6 +183,10 @@ LABELS = dict(
     'soft targets at T = 1, no flip (WSDDN)',
     kd_feat_noflip='student 64 px, KD feature level, no flip (WSDDN)',
     kd_both_noflip='student 64 px, KD both, no flip (WSDDN)',
+    kd_stage1_noflip='student 64 px, KD stage 1 only (feature level, no '
+    'head), no flip',
+    kd_staged_cached_all_noflip='student 64 px, KD staged, stage 2 on '
+    'cached soft targets, no flip in either stage (WSDDN)',
     kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '

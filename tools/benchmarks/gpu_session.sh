@@ -11,7 +11,7 @@
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
 #      data pipeline alone against the fastest training step; md/speed.md);
-#   4. accuracy runs (ACCURACY, default all twenty-seven), in four waves by
+#   4. accuracy runs (ACCURACY, default all twenty-nine), in four waves by
 #      dependency (references; teachers; students of a teacher and stage 1;
 #      students of stage 1), every run of a wave and every seed of SEEDS
 #      its own process side by side on the GPU (the small models leave it
@@ -61,10 +61,10 @@ export PYTHONUNBUFFERED=1
 WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr"
   "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr \
 kd_pred_cached kd_pred_cached_flip kd_pred_cached_noflip \
-kd_pred_cached_t1_noflip kd_feat_noflip kd_both_noflip"
+kd_pred_cached_t1_noflip kd_feat_noflip kd_both_noflip kd_stage1_noflip"
   "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
 kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr \
-kd_staged_cached_flip kd_staged_cached_noflip")
+kd_staged_cached_flip kd_staged_cached_noflip kd_staged_cached_all_noflip")
 ALL_RUNS="${WAVES[*]}"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers
