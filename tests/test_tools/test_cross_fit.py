@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -132,7 +133,8 @@ def test_run_tiny(repo_root, tmp_path):
     scene; the student trains on it."""
     work, data = str(tmp_path / 'xfit'), str(tmp_path / 'md')
     cmd = [sys.executable, osp.join(repo_root, TOOL), 'run', '--tiny',
-           '--data-root', data, '--work-dir', work, '--folds', '2']
+           '--data-root', data, '--work-dir', work, '--folds', '2',
+           '--in-sample-control']
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -156,18 +158,31 @@ def test_run_tiny(repo_root, tmp_path):
             assert osp.realpath(json.load(f)['checkpoint']) == osp.realpath(
                 soft['meta']['teacher_ckpt'])
         fold_keys.append(held_keys)
+        # the control: this fold's teacher on the scenes it trained on
+        seen = mmengine.load(osp.join(work, f'fold{k}', 'in_sample',
+                                      'seed0', 'soft_targets.pkl'))
+        assert set(seen['targets']) == _keys_of(train_on)
+        assert osp.realpath(seen['meta']['teacher_ckpt']) == \
+            osp.realpath(soft['meta']['teacher_ckpt'])
     assert fold_keys[0] | fold_keys[1] == all_keys
     merged = mmengine.load(
         osp.join(work, 'cross_fit', 'seed0', 'soft_targets.pkl'))
     assert set(merged['targets']) == all_keys
     assert merged['meta']['cross_fit']['folds'] == 2
-    with open(osp.join(work, 'kd_pred_cached_noflip', 'seed0',
-                       'done.json')) as f:
-        done = json.load(f)
-    assert np.isfinite(done['metrics']['student/mAP'])
-    summary = open(osp.join(work, 'cross_fit_seed0.md')).read()
-    assert summary.count('\n| ') == 3  # header and the two folds
-    assert f'mAP {done["metrics"]["student/mAP"]:.1f}' in summary
+    assert set(mmengine.load(osp.join(work, 'in_sample', 'seed0',
+                                      'soft_targets.pkl'))['targets']) == \
+        all_keys
+    summary = open(osp.join(work, 'cross_fit_kd_pred_cached_noflip_'
+                            'seed0.md')).read()
+    # the two students (cross-fitted, control) and their rows
+    for student_dir, what in ((work, 'cross-fitted'),
+                              (osp.join(work, 'in_sample'), 'in-sample')):
+        with open(osp.join(student_dir, 'kd_pred_cached_noflip', 'seed0',
+                           'done.json')) as f:
+            student_map = json.load(f)['metrics']['student/mAP']
+        assert np.isfinite(student_map)
+        assert re.search(rf'\| {what} .* \| {student_map:.1f} \|', summary)
+    assert summary.count('\n| 0 | 8 | 8 |') == 1  # fold 0's row
     # a rerun trains nothing again
     again = subprocess.run(cmd, cwd=repo_root, capture_output=True,
                            text=True)

@@ -22,7 +22,10 @@ Steps and where they write (``W`` = ``--work-dir``, ``S`` = the seed)::
     W/fold{k}/held_out/seedS/<soft targets>.pkl  fold k's soft targets
     W/cross_fit/seedS/<soft targets>.pkl         the K files merged
     W/<experiment>/seedS/                         the student
-    W/cross_fit_seedS.md                          the summary table
+    W/fold{k}/in_sample/seedS/, W/in_sample/      with --in-sample-control:
+        fold k's teacher on fold k + 1 (scenes it trained on), merged, and
+        the student on them (the same teachers without the cross-fitting)
+    W/cross_fit_<experiment>_seedS.md             the summary table
 
 Every step is skipped when its output exists (runs with ``done.json``), so
 a killed run restarted with the same command continues. ``split`` and
@@ -262,6 +265,41 @@ def _metrics(work_dir: str, name: str, seed: int) -> dict:
             if not k.startswith('teacher/')}
 
 
+def _cache(args, accuracy, fold_dir: str, data_root: str,
+           folder: str) -> str:
+    """Cache the soft targets of ``data_root``'s training scenes by the
+    teacher of ``fold_dir`` in ``folder``; return the file."""
+    _, acc_args = _acc_args(args, data_root, fold_dir, 'unused')
+    ckpt = accuracy.finished_checkpoint(acc_args, 'teacher_wsddn', args.seed)
+    acc_args.teacher_ckpt = _teacher_link(folder, ckpt)
+    # build_cfg caches the soft targets next to the teacher (the link)
+    cfg = accuracy.build_cfg(acc_args, args.experiment, args.seed,
+                             osp.join(folder, 'unused_run'))
+    return osp.join(folder, accuracy.soft_target_name(cfg))
+
+
+def _student(args, name: str, files: List[str]):
+    """Merge ``files`` into ``W/name/seedS`` and train the student on them
+    (in ``W`` for the cross-fitted targets, else in ``W/name``); return
+    the merged file and the student's metrics."""
+    merged_dir = osp.join(args.work_dir, name, f'seed{args.seed}')
+    merged = osp.join(merged_dir, osp.basename(files[0]))
+    if not osp.isfile(merged):
+        merge(
+            osp.join(args.data_root, 'annotations', 'instances_train.json'),
+            merged, files)
+    # the distiller still builds a teacher; fold 0's stands in (cached soft
+    # targets do not run it)
+    teacher = _teacher_link(merged_dir,
+                            osp.join(osp.dirname(files[0]), 'teacher.pth'))
+    work_dir = args.work_dir if name == 'cross_fit' else osp.join(
+        args.work_dir, name)
+    _accuracy(args, ['--only', args.experiment, '--data-root',
+                     args.data_root, '--work-dir', work_dir,
+                     '--teacher-ckpt', teacher])
+    return merged, _metrics(work_dir, args.experiment, args.seed)
+
+
 def run(args) -> str:
     """The whole chain for one seed (see the module docstring); returns
     the summary table."""
@@ -281,7 +319,7 @@ def run(args) -> str:
                      '--work-dir', args.work_dir])
     folds = split(args.data_root, osp.join(args.work_dir, 'data'),
                   args.folds)
-    fold_files, rows = [], []
+    held_files, in_files, rows = [], [], []
     for info in folds:
         k = info['fold']
         fold_dir = osp.join(args.work_dir, f'fold{k}')
@@ -291,36 +329,24 @@ def run(args) -> str:
         _accuracy(args, ['--only', 'reference', 'teacher_wsddn',
                          '--data-root', info['train_on'], '--work-dir',
                          fold_dir])
-        accuracy, acc_args = _acc_args(args, info['held_out'], fold_dir,
-                                       'unused')
-        ckpt = accuracy.finished_checkpoint(acc_args, 'teacher_wsddn',
-                                            args.seed)
-        held_dir = osp.join(fold_dir, 'held_out', f'seed{args.seed}')
-        acc_args.teacher_ckpt = _teacher_link(held_dir, ckpt)
-        # caches the held-out fold's soft targets next to the link
-        cfg = accuracy.build_cfg(acc_args, args.experiment, args.seed,
-                                 osp.join(held_dir, 'unused_run'))
-        fold_files.append(
-            osp.join(held_dir, accuracy.soft_target_name(cfg)))
+        held_files.append(
+            _cache(args, accuracy, fold_dir, info['held_out'],
+                   osp.join(fold_dir, 'held_out', f'seed{args.seed}')))
+        if args.in_sample_control:
+            # the next fold, which this fold's teacher trained on
+            seen = folds[(k + 1) % len(folds)]['held_out']
+            in_files.append(
+                _cache(args, accuracy, fold_dir, seen,
+                       osp.join(fold_dir, 'in_sample', f'seed{args.seed}')))
         rows.append((k, info['train_on_images'], info['held_out_images'],
                      _metrics(fold_dir, 'reference', args.seed),
                      _metrics(fold_dir, 'teacher_wsddn', args.seed)))
-    merged_dir = osp.join(args.work_dir, 'cross_fit', f'seed{args.seed}')
-    merged = osp.join(merged_dir, osp.basename(fold_files[0]))
-    if not osp.isfile(merged):
-        merge(
-            osp.join(args.data_root, 'annotations', 'instances_train.json'),
-            merged, fold_files)
-    teacher = _teacher_link(merged_dir,
-                            osp.join(osp.dirname(fold_files[0]),
-                                     'teacher.pth'))
-    # the student: the whole training set, on the merged soft targets (the
-    # distiller still builds the teacher; fold 0's stands in, unused by
-    # cached soft targets)
-    _accuracy(args, ['--only', args.experiment, '--data-root',
-                     args.data_root, '--work-dir', args.work_dir,
-                     '--teacher-ckpt', teacher])
-    student = _metrics(args.work_dir, args.experiment, args.seed)
+    students = [('cross-fitted (each scene by the teacher that never saw '
+                 'it)', *_student(args, 'cross_fit', held_files))]
+    if args.in_sample_control:
+        what = ('in-sample control (each scene by a fold teacher that '
+                'trained on it)')
+        students.append((what, *_student(args, 'in_sample', in_files)))
     lines = [
         f'Cross-fitted soft targets, seed {args.seed}, {args.folds} folds '
         f'({args.data_root}, {args.proposal_method} proposals)', '',
@@ -332,12 +358,16 @@ def run(args) -> str:
         lines.append(f'| {k} | {n_on} | {n_held} | {ref.get("mAP", 0):.1f} '
                      f'| {tea.get("mAP", 0):.1f} | '
                      f'{tea.get("CorLoc", 0):.1f} |')
-    lines += ['', f'student `{args.experiment}` on the merged soft targets '
-              f'({merged}): mAP {student.get("mAP", 0):.1f}, CF1 '
-              f'{student.get("CF1", 0):.1f}, OF1 {student.get("OF1", 0):.1f}']
+    lines += ['', f'| student `{args.experiment}` on soft targets | file | '
+              'mAP | CF1 | OF1 |', '|---|---|---|---|---|']
+    for what, merged, metrics in students:
+        lines.append(f'| {what} | {merged} | {metrics.get("mAP", 0):.1f} | '
+                     f'{metrics.get("CF1", 0):.1f} | '
+                     f'{metrics.get("OF1", 0):.1f} |')
     table = '\n'.join(lines) + '\n'
-    with open(osp.join(args.work_dir, f'cross_fit_seed{args.seed}.md'),
-              'w') as f:
+    summary = osp.join(args.work_dir,
+                       f'cross_fit_{args.experiment}_seed{args.seed}.md')
+    with open(summary, 'w') as f:
         f.write(table)
     print(table, flush=True)
     return table
@@ -368,6 +398,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--teacher-epochs', type=int)
     p.add_argument('--workers', type=int)
     p.add_argument('--amp', action='store_true')
+    p.add_argument(
+        '--in-sample-control',
+        action='store_true',
+        help='also train the student on the same fold teachers\' soft '
+        'targets of the scenes they trained on (W/in_sample): the same '
+        'teachers, without the cross-fitting')
     p.add_argument('--tiny', action='store_true',
                    help='accuracy.py --tiny: 1 epoch, batch 4 (smoke test)')
     return parser.parse_args(argv)
