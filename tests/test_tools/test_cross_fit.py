@@ -124,6 +124,9 @@ def test_merge(repo_root, data_root, tmp_path):
         tool.merge(ann, out, [a, _soft(str(tmp_path / 'e.pkl'), keys[3:],
                                        t=1.0)])
     assert not osp.exists(out)
+    # keys of another image folder
+    with pytest.raises(ValueError, match='5 image'):
+        tool.main(['merge', ann, out, a, b, '--img-folder', 'val'])
 
 
 def test_run_tiny(repo_root, tmp_path):

@@ -162,7 +162,10 @@ def split(data_root: str, out_root: str, folds: int) -> List[dict]:
     return result
 
 
-def merge(ann_file: str, out: str, files: Sequence[str]) -> dict:
+def merge(ann_file: str,
+          out: str,
+          files: Sequence[str],
+          img_folder: str = 'train') -> dict:
     """Merge per-fold soft-target files into one covering a split.
 
     Args:
@@ -170,6 +173,8 @@ def merge(ann_file: str, out: str, files: Sequence[str]) -> dict:
             get soft targets from exactly one file).
         out (str): Output pickle (written atomically).
         files (Sequence[str]): The folds' soft-target files.
+        img_folder (str): The split's image folder (the files key an image
+            by ``'<folder>/<file name>'``). Defaults to 'train'.
 
     Returns:
         dict: The merged ``dict(meta, targets)``; ``meta`` is the folds'
@@ -180,7 +185,7 @@ def merge(ann_file: str, out: str, files: Sequence[str]) -> dict:
     with open(ann_file) as f:
         coco = json.load(f)
     wanted = {
-        soft.soft_target_key(osp.join('train', im['file_name']))
+        soft.soft_target_key(osp.join(img_folder, im['file_name']))
         for im in coco['images']
     }
     targets, sources, ckpts, meta = {}, {}, [], None
@@ -384,6 +389,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('ann_file', help='the split\'s COCO instances file')
     p.add_argument('out', help='merged soft-target pickle')
     p.add_argument('files', nargs='+', help='the folds\' soft targets')
+    p.add_argument('--img-folder', default='train',
+                   help='the split\'s image folder (default: train)')
     p = sub.add_parser('run', help='the whole chain for one seed')
     p.add_argument('--data-root', default='data/multidigits_large')
     p.add_argument('--work-dir', default='work_dirs/benchmarks/cross_fit')
@@ -417,7 +424,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                   f'({info["train_on_images"]} images), '
                   f'{info["held_out"]} ({info["held_out_images"]})')
     elif args.command == 'merge':
-        merged = merge(args.ann_file, args.out, args.files)
+        merged = merge(args.ann_file, args.out, args.files, args.img_folder)
         print(f'{len(merged["targets"])} images -> {args.out}')
     else:
         run(args)
