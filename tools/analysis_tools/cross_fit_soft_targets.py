@@ -56,6 +56,9 @@ import numpy as np
 _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, _ROOT)  # the checkout's mmkdwsd, not a stale install
 _ACCURACY = osp.join(_ROOT, 'tools', 'benchmarks', 'accuracy.py')
+sys.path.insert(0, osp.dirname(_ACCURACY))
+
+import accuracy  # noqa: E402
 
 from mmkdwsd.datasets import soft_targets as soft  # noqa: E402
 from mmkdwsd.utils import fileio  # noqa: E402
@@ -241,16 +244,13 @@ def _accuracy(args, extra: List[str]) -> None:
     subprocess.run(cmd, check=True, cwd=_ROOT)
 
 
-def _acc_args(args, data_root: str, work_dir: str, teacher_ckpt: str):
-    sys.path.insert(0, osp.dirname(_ACCURACY))
-    import accuracy
+def _acc_args(args, data_root: str, work_dir: str) -> argparse.Namespace:
+    """``accuracy.py``'s arguments for in-process calls."""
     argv = ['--seed', str(args.seed), '--data-root', data_root,
-            '--work-dir', work_dir, '--teacher-ckpt', teacher_ckpt,
-            '--proposal-method', args.proposal_method]
+            '--work-dir', work_dir, '--proposal-method', args.proposal_method]
     if args.workers is not None:
         argv += ['--workers', str(args.workers)]
-    return accuracy, accuracy.parse_args(argv + (['--tiny']
-                                                 if args.tiny else []))
+    return accuracy.parse_args(argv + (['--tiny'] if args.tiny else []))
 
 
 def _teacher_link(folder: str, ckpt: str) -> str:
@@ -263,18 +263,14 @@ def _teacher_link(folder: str, ckpt: str) -> str:
 
 
 def _metrics(work_dir: str, name: str, seed: int) -> dict:
-    path = osp.join(work_dir, name, f'seed{seed}', 'done.json')
-    with open(path) as f:
-        metrics = json.load(f)['metrics']
-    return {k.rpartition('/')[2]: v for k, v in metrics.items()
-            if not k.startswith('teacher/')}
+    done = accuracy.read_done(osp.join(work_dir, name, f'seed{seed}'))
+    return accuracy.pick(done['metrics'], accuracy.EXPERIMENTS[name][1])
 
 
-def _cache(args, accuracy, fold_dir: str, data_root: str,
-           folder: str) -> str:
+def _cache(args, fold_dir: str, data_root: str, folder: str) -> str:
     """Cache the soft targets of ``data_root``'s training scenes by the
     teacher of ``fold_dir`` in ``folder``; return the file."""
-    _, acc_args = _acc_args(args, data_root, fold_dir, 'unused')
+    acc_args = _acc_args(args, data_root, fold_dir)
     ckpt = accuracy.finished_checkpoint(acc_args, 'teacher_wsddn', args.seed)
     acc_args.teacher_ckpt = _teacher_link(folder, ckpt)
     # build_cfg caches the soft targets next to the teacher (the link)
@@ -310,7 +306,6 @@ def run(args) -> str:
     the summary table."""
     for key in ('data_root', 'work_dir'):
         setattr(args, key, osp.abspath(getattr(args, key)))
-    accuracy, _ = _acc_args(args, args.data_root, args.work_dir, 'unused')
     spec = accuracy.EXPERIMENTS.get(args.experiment)
     if spec is None or len(spec) > 3 or 'cached' not in args.experiment:
         raise ValueError(
@@ -335,13 +330,13 @@ def run(args) -> str:
                          '--data-root', info['train_on'], '--work-dir',
                          fold_dir])
         held_files.append(
-            _cache(args, accuracy, fold_dir, info['held_out'],
+            _cache(args, fold_dir, info['held_out'],
                    osp.join(fold_dir, 'held_out', f'seed{args.seed}')))
         if args.in_sample_control:
             # the next fold, which this fold's teacher trained on
             seen = folds[(k + 1) % len(folds)]['held_out']
             in_files.append(
-                _cache(args, accuracy, fold_dir, seen,
+                _cache(args, fold_dir, seen,
                        osp.join(fold_dir, 'in_sample', f'seed{args.seed}')))
         rows.append((k, info['train_on_images'], info['held_out_images'],
                      _metrics(fold_dir, 'reference', args.seed),
