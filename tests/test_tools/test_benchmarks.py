@@ -366,6 +366,52 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))
     _check_staged_gain_decomposition(repo_root, work)
+    _check_mosaic_transfer_set(repo_root, work, data, str(tmp_path))
+
+
+def _check_mosaic_transfer_set(repo_root, work, data, tmp):
+    """mosaic_transfer_set.sh on the finished tiny work dir (through
+    transfer_set_distillation.sh): mosaics of the tiny training scenes, the
+    teacher's soft targets and pseudo-labels for them, and a student
+    trained on the scenes and the mosaics, starting from the saved config
+    of the BASE_EXP run."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'mosaic_transfer_set.sh')
+    big, out = osp.join(tmp, 'mosaic'), osp.join(tmp, 'x_mosaic')
+    env = dict(os.environ, PY=sys.executable, DATA_ROOT=data,
+               BIG_ROOT=big, BASE_EXP='kd_staged_cached_t1')
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    name = 'kd_staged_cached_t1_mosaic6_1e_seed0'
+    assert re.search(rf'^{name}: val mAP \d+\.\d+$', proc.stdout, re.M), \
+        proc.stdout
+    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
+        labelled = json.load(f)
+    pseudo = json.load(open(osp.join(out, 'pseudo_mosaic6_seed0.json')))
+    n = len(labelled['images'])
+    assert len(pseudo['images']) == n + 6
+    assert pseudo['info']['pseudo_labels']['pseudo_labelled_images'] == 6
+    # the labelled scenes keep their annotations; mosaics carry whole-image
+    # pseudo-labels, not the crops' boxes
+    ids = {im['id'] for im in labelled['images']}
+    assert [a for a in pseudo['annotations'] if a['image_id'] in ids] == \
+        labelled['annotations']
+    for ann in pseudo['annotations']:
+        if ann['image_id'] not in ids:
+            assert ann['bbox'][:2] == [0, 0]
+    soft = mmengine.load(osp.join(out, 'soft_targets_mosaic6_seed0_tc1_'
+                                  'td1.pkl'))
+    assert len(soft['targets']) == n + 6
+    cfg = mmengine.Config.fromfile(osp.join(out, 'configs', name + '.py'))
+    assert cfg.train_dataloader.dataset.dataset.data_root.rstrip('/') == \
+        osp.realpath(big)
+    # a rerun skips every step
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0 and name + ' (' not in proc.stdout
 
 
 def _check_staged_gain_decomposition(repo_root, work):

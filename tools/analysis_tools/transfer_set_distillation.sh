@@ -14,6 +14,11 @@
 #   [WORK_DIR] [NUM_TRAIN] [EPOCHS] [SEED] [OUT]
 # e.g. ... work_dirs/benchmarks/epochs60 40000 15 0: 15 epochs of 40,000
 # scenes are the steps of the benchmark's 60 epochs of 10,000.
+# Environment: BASE_EXP, the accuracy.py experiment whose saved config the
+# student starts from (default kd_staged_cached_t1); BIG_ROOT, the larger
+# split (default data/multidigits_large_trainNUM; mosaic_transfer_set.sh
+# gives its mosaics); TAG, the run's name between BASE_EXP and the epochs
+# (default transferNUM).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
@@ -23,11 +28,14 @@ SEED=${4:-0}
 OUT=$(realpath -m "${5:-work_dirs/benchmarks/x_data_scaling}")
 PY=${PY:-.venv/bin/python}
 DATA=$(realpath -m "${DATA_ROOT:-data/multidigits_large}")
-BIG=$(realpath -m "data/multidigits_large_train$NUM")
+BIG=$(realpath -m "${BIG_ROOT:-data/multidigits_large_train$NUM}")
+BASE_EXP=${BASE_EXP:-kd_staged_cached_t1}
+TAG=${TAG:-transfer$NUM}
 . tools/analysis_tools/bench_ablation_lib.sh
-base=$(saved_config kd_staged_cached_t1 "$SEED")
+base=$(saved_config "$BASE_EXP" "$SEED")
 [ -f "$BIG/annotations/instances_train.json" ] || { echo "missing $BIG:" \
-  "run tools/analysis_tools/data_scaling_probe.sh $NUM first" >&2; exit 1; }
+  "run tools/analysis_tools/data_scaling_probe.sh $NUM first (or" \
+  "mosaic_scenes.py for a BIG_ROOT of mosaics)" >&2; exit 1; }
 mkdir -p "$OUT/configs" "$BIG/proposals"
 
 proposals=$BIG/proposals/windows_train.pkl
@@ -35,9 +43,11 @@ proposals=$BIG/proposals/windows_train.pkl
   --ann-file "$BIG/annotations/instances_train.json" --img-dir "$BIG/train" \
   --out "$proposals" --method windows --topk 500 --min-size 16 --workers 2
 
-name=kd_staged_cached_t1_transfer${NUM}_${EPOCHS}e_seed$SEED
-soft=$OUT/soft_targets_train${NUM}_seed${SEED}_tc1_td1.pkl
-pseudo=$OUT/pseudo_train${NUM}_seed$SEED.json
+name=${BASE_EXP}_${TAG}_${EPOCHS}e_seed$SEED
+# the teacher's soft targets at t_c = t_d = 1, as both bases train on
+split=${TAG/transfer/train}
+soft=$OUT/soft_targets_${split}_seed${SEED}_tc1_td1.pkl
+pseudo=$OUT/pseudo_${split}_seed$SEED.json
 cfg=$OUT/configs/$name.py
 cat > "$cfg" <<PY
 _base_ = ['$base']
