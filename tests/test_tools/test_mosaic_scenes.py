@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
@@ -17,6 +18,8 @@ def load_tool(repo_root: str):
     spec = importlib.util.spec_from_file_location(
         'mmkdwsd_mosaic_scenes', osp.join(repo_root, TOOL))
     module = importlib.util.module_from_spec(spec)
+    # registered, so that the worker processes' jobs pickle by name
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -111,6 +114,15 @@ def test_make_mosaic_split(repo_root, tmp_path):
     with open(ann_file) as f:
         assert json.load(f) == data
     assert not cv2.imread(path).any()
+    # workers change nothing but the time
+    parallel = tool.make_mosaic_split(src, str(tmp_path / 'parallel'), 5,
+                                      seed=1, progress=False, workers=2)
+    with open(parallel) as f:
+        assert json.load(f) == data
+    for i in range(1, 5):
+        name = f'mosaic_{i:06d}.png'
+        assert (cv2.imread(osp.join(out, 'train', name)) == cv2.imread(
+            str(tmp_path / 'parallel' / 'train' / name))).all()
     # another seed, other crops
     other = tool.make_mosaic_split(src, str(tmp_path / 'other'), 5, seed=2,
                                    progress=False)
@@ -132,3 +144,5 @@ def test_bad_input(repo_root, tmp_path):
         tool.make_mosaic_split(src, str(tmp_path / 'o'), 20, progress=False)
     with pytest.raises(SystemExit):
         tool.parse_args([src, 'o', '--min-visible', '0'])
+    with pytest.raises(SystemExit):
+        tool.parse_args([src, 'o', '--workers', '0'])

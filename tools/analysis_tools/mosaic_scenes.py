@@ -21,8 +21,8 @@ boxes that keep at least ``--min-visible`` of their area inside their crop,
 clipped and moved: known because the scenes are generated, used only to
 report how well the teacher's pseudo-labels match (the student never reads
 them; ``pseudo_label_scenes.py`` replaces them). Each mosaic is drawn from its
-own generator seeded by (seed, index), and a rerun keeps the images already
-written.
+own generator seeded by (seed, index), so ``--workers`` changes nothing but
+the time, and a rerun keeps the images already written.
 
 Example::
 
@@ -31,6 +31,7 @@ Example::
 """
 import argparse
 import json
+import multiprocessing
 import os
 import os.path as osp
 from collections import defaultdict
@@ -57,10 +58,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='a source box is in the mosaic\'s (report-only) annotations '
         'when at least this share of its area is inside its crop '
         '(default: 0.5)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='processes that draw the mosaics (default: 1)')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
-    if args.num < 1:
-        parser.error(f'--num must be at least 1, got {args.num}')
+    if args.num < 1 or args.workers < 1:
+        parser.error(f'--num and --workers must be at least 1, got '
+                     f'{args.num} and {args.workers}')
     if not 0 < args.min_visible <= 1:
         parser.error(f'--min-visible must be in (0, 1], got '
                      f'{args.min_visible}')
@@ -164,6 +168,24 @@ def make_mosaic(index: int, seed: int, images: List[dict],
     return (width, height), annotations
 
 
+_SOURCE = None  # (images, boxes, img_dir, seed, min_visible, out_img)
+
+
+def _init_worker(source: tuple) -> None:
+    global _SOURCE
+    cv2.setNumThreads(1)
+    _SOURCE = source
+
+
+def _mosaic_job(index: int) -> Tuple[Tuple[int, int], List[dict]]:
+    """Mosaic ``index`` of the source set by :func:`_init_worker`, its
+    image written unless already there."""
+    images, boxes, img_dir, seed, min_visible, out_img = _SOURCE
+    path = osp.join(out_img, f'mosaic_{index:06d}.png')
+    return make_mosaic(index, seed, images, boxes, img_dir, min_visible,
+                       None if osp.isfile(path) else path)
+
+
 def _link(target: str, link: str) -> None:
     """``link`` -> ``target`` (absolute), replacing a link already there."""
     if osp.islink(link):
@@ -173,7 +195,8 @@ def _link(target: str, link: str) -> None:
 
 def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
                       min_visible: float = 0.5,
-                      progress: bool = True) -> str:
+                      progress: bool = True,
+                      workers: int = 1) -> str:
     """Write the larger split: the source's training scenes and ``num``
     mosaics of them.
 
@@ -186,6 +209,7 @@ def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
         seed (int): Seed of the mosaics' generators.
         min_visible (float): See :func:`crop_boxes`.
         progress (bool): Show the progress. Defaults to True.
+        workers (int): Processes that draw the mosaics. Defaults to 1.
 
     Returns:
         str: The larger split's instances json.
@@ -221,21 +245,29 @@ def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
     next_ann = max((a['id'] for a in data.get('annotations', [])),
                    default=0) + 1
     new_images, new_anns = [], []
-    with Progress(num, 'mosaics', enabled=progress) as bar:
-        for i in range(num):
-            name = f'mosaic_{i:06d}.png'
-            path = osp.join(out_img, name)
-            (width, height), anns = make_mosaic(
-                i, seed, images, boxes, img_dir, min_visible,
-                None if osp.isfile(path) else path)
-            new_images.append(
-                dict(id=next_img + i, file_name=name, width=width,
-                     height=height))
-            for ann in anns:
-                new_anns.append(dict(id=next_ann, image_id=next_img + i,
-                                     **ann))
-                next_ann += 1
-            bar.update()
+    source = (images, dict(boxes), img_dir, seed, min_visible, out_img)
+    pool = None
+    if workers > 1:
+        pool = multiprocessing.get_context('fork').Pool(
+            workers, _init_worker, (source, ))
+        results = pool.imap(_mosaic_job, range(num), chunksize=64)
+    else:
+        _init_worker(source)
+        results = map(_mosaic_job, range(num))
+    try:
+        with Progress(num, 'mosaics', enabled=progress) as bar:
+            for i, ((width, height), anns) in enumerate(results):
+                new_images.append(
+                    dict(id=next_img + i, file_name=f'mosaic_{i:06d}.png',
+                         width=width, height=height))
+                for ann in anns:
+                    new_anns.append(dict(id=next_ann, image_id=next_img + i,
+                                         **ann))
+                    next_ann += 1
+                bar.update()
+    finally:
+        if pool is not None:
+            pool.terminate()
     data['images'] = images + new_images
     data['annotations'] = data.get('annotations', []) + new_anns
     data.setdefault('info', {})['mosaic'] = dict(
@@ -256,7 +288,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     out = make_mosaic_split(args.src_root, args.out_root, args.num,
                             args.seed, args.min_visible,
-                            not args.no_progress)
+                            not args.no_progress, args.workers)
     print(f'{out}: the source\'s training scenes and {args.num} mosaics')
 
 

@@ -8,8 +8,9 @@
 # best like-for-like student) gives every scene its soft targets and the
 # mosaics their pseudo-labels, and the student trains EPOCHS epochs on the
 # 10,000 + NUM scenes (15 epochs of 40,000 are the benchmark's 60 of
-# 10,000 steps). Prints the student's val mAP; its row to compare with is
-# BASE_EXP's own run of the same seed. A rerun skips what is done.
+# 10,000 steps; WORKERS processes draw the mosaics, default 2). Prints the
+# student's val mAP; its row to compare with is BASE_EXP's own run of the
+# same seed. A rerun skips what is done.
 # Usage: bash tools/analysis_tools/mosaic_transfer_set.sh \
 #   [WORK_DIR] [NUM] [EPOCHS] [SEED] [OUT]
 # e.g. ... work_dirs/benchmarks/epochs60 30000 15 0
@@ -25,7 +26,8 @@ DATA=$(realpath -m "${DATA_ROOT:-data/multidigits_large}")
 BIG=$(realpath -m "${BIG_ROOT:-data/multidigits_large_mosaic$NUM}")
 
 [ -f "$BIG/annotations/instances_train.json" ] ||
-  $PY tools/analysis_tools/mosaic_scenes.py "$DATA" "$BIG" --num "$NUM"
+  $PY tools/analysis_tools/mosaic_scenes.py "$DATA" "$BIG" --num "$NUM" \
+    --workers "${WORKERS:-2}"
 DATA_ROOT=$DATA BIG_ROOT=$BIG TAG=mosaic$NUM \
   BASE_EXP=${BASE_EXP:-kd_pred_cached_t1_noflip} \
   bash tools/analysis_tools/transfer_set_distillation.sh "$WORK" "$NUM" \
