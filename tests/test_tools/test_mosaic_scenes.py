@@ -146,3 +146,55 @@ def test_bad_input(repo_root, tmp_path):
         tool.parse_args([src, 'o', '--min-visible', '0'])
     with pytest.raises(SystemExit):
         tool.parse_args([src, 'o', '--workers', '0'])
+
+
+def test_union_labels(repo_root, tmp_path):
+    tool = load_tool(repo_root)
+    src, out = str(tmp_path / 'src'), str(tmp_path / 'out')
+    coco = _source(src, num=5)
+    ann_file = tool.make_mosaic_split(src, out, 12, seed=3, progress=False)
+    union_file = str(tmp_path / 'union.json')
+    stats = tool.union_labels(ann_file, union_file)
+    with open(ann_file) as f:
+        split = json.load(f)
+    with open(union_file) as f:
+        data = json.load(f)
+    # the labelled scenes keep their annotations, the images stay
+    assert data['images'] == split['images']
+    assert data['annotations'][:5] == coco['annotations']
+    classes = {im['id']: {a['category_id'] for a in coco['annotations']
+                          if a['image_id'] == im['id']}
+               for im in coco['images']}
+    right = named = shown = exact = 0
+    for i, im in enumerate(data['images'][5:]):
+        # the sources, drawn first from the mosaic's own generator
+        src_idx = np.random.default_rng([3, i]).integers(0, 5, 4)
+        expected = set().union(
+            *(classes[coco['images'][k]['id']] for k in src_idx))
+        anns = [a for a in data['annotations'] if a['image_id'] == im['id']]
+        assert sorted(a['category_id'] for a in anns) == sorted(expected)
+        assert all(a['bbox'] == [0, 0, 16, 16] for a in anns)
+        truth = {a['category_id'] for a in split['annotations']
+                 if a['image_id'] == im['id']}
+        assert truth <= expected  # what a mosaic shows comes from a source
+        right += len(truth & expected)
+        named += len(expected)
+        shown += len(truth)
+        exact += truth == expected
+    assert stats['recall'] == pytest.approx(right / shown) == 1.0
+    assert stats['precision'] == pytest.approx(right / named)
+    assert stats['exact'] == pytest.approx(exact / 12)
+    ann_ids = [a['id'] for a in data['annotations']]
+    assert len(set(ann_ids)) == len(ann_ids)
+    # the command line writes the same file
+    cli_file = str(tmp_path / 'cli.json')
+    tool.main([src, out, '--num', '12', '--seed', '3', '--no-progress',
+               '--union-labels', cli_file])
+    with open(cli_file) as f:
+        assert json.load(f) == data
+    # not a mosaic split: the file and the field named
+    with pytest.raises(ValueError, match='instances_train.json.*info.mosaic'):
+        tool.union_labels(
+            osp.join(src, 'annotations', 'instances_train.json'),
+            str(tmp_path / 'x.json'))
+    assert not osp.exists(tmp_path / 'x.json')

@@ -1,8 +1,9 @@
 # Shared by the ablation scripts that start from a finished
 # `tools/benchmarks/accuracy.py` work dir (large_schedule_ablation.sh,
 # soft_target_temperature_ablation.sh, staged_gain_decomposition.sh,
-# transfer_set_distillation.sh) and data_scaling_probe.sh; sourced, not
-# run. saved_config needs WORK (the accuracy.py work dir) set.
+# transfer_set_distillation.sh, mosaic_transfer_set.sh) and
+# data_scaling_probe.sh; sourced, not run. saved_config needs WORK (the
+# accuracy.py work dir) set, train_once PY.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
@@ -29,4 +30,14 @@ default_hooks = dict(checkpoint=dict(interval=$1))
 param_scheduler = [$warmup
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,
          T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
+}
+
+train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
+  if [ ! -f "$3/$1.done" ]; then
+    echo "$1 ($(date +%T))"
+    $PY tools/train.py "$2" --work-dir "$3/$1" > "$3/$1.log" 2>&1 ||
+      { echo "failed, see $3/$1.log" >&2; exit 1; }
+    touch "$3/$1.done"
+  fi
+  echo "$1: val mAP $(last_val_map "$3/$1.log")"
 }

@@ -24,6 +24,10 @@ them; ``pseudo_label_scenes.py`` replaces them). Each mosaic is drawn from its
 own generator seeded by (seed, index), so ``--workers`` changes nothing but
 the time, and a rerun keeps the images already written.
 
+``--union-labels FILE`` also writes the label-only control: the split with
+each mosaic labelled by the union of its four sources' image-level labels,
+all the labels can say of a mosaic without a teacher.
+
 Example::
 
     python tools/analysis_tools/mosaic_scenes.py data/multidigits_large \\
@@ -60,6 +64,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '(default: 0.5)')
     parser.add_argument('--workers', type=int, default=1,
                         help='processes that draw the mosaics (default: 1)')
+    parser.add_argument(
+        '--union-labels', metavar='FILE',
+        help='also write FILE: the split\'s json with each mosaic labelled '
+        'by the union of its four sources\' image-level labels (the '
+        'label-only control, no teacher)')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
     if args.num < 1 or args.workers < 1:
@@ -103,6 +112,25 @@ def crop_boxes(boxes: np.ndarray, crop: Tuple[int, int, int, int],
     return moved, keep
 
 
+def mosaic_sources(index: int, seed: int,
+                   num_images: int) -> Tuple[np.random.Generator, np.ndarray]:
+    """The generator of mosaic ``index`` and its four source images.
+
+    Args:
+        index (int): The mosaic's index.
+        seed (int): The run's seed.
+        num_images (int): Images in the source split.
+
+    Returns:
+        tuple: The generator, seeded by ``(seed, index)``, after drawing
+        the sources; and the sources' indices into the source's images, in
+        quarter order (top left, top right, bottom left, bottom right),
+        shape (4, ).
+    """
+    rng = np.random.default_rng([seed, index])
+    return rng, rng.integers(0, num_images, 4)
+
+
 def make_mosaic(index: int, seed: int, images: List[dict],
                 boxes: Dict[int, List[dict]], img_dir: str,
                 min_visible: float, write_to: Optional[str]
@@ -123,12 +151,12 @@ def make_mosaic(index: int, seed: int, images: List[dict],
         tuple: ``(width, height)`` and the annotations (dicts without
         ``id`` / ``image_id``).
     """
-    rng = np.random.default_rng([seed, index])
+    rng, sources = mosaic_sources(index, seed, len(images))
     width, height = images[0]['width'], images[0]['height']
     cw, ch = width // 2, height // 2
     canvas = np.zeros((height, width, 3), np.uint8) if write_to else None
     annotations = []
-    for quarter, src in enumerate(rng.integers(0, len(images), 4)):
+    for quarter, src in enumerate(sources):
         info = images[src]
         if info['width'] < cw or info['height'] < ch:
             raise ValueError(
@@ -284,12 +312,88 @@ def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
     return out_file
 
 
+def union_labels(split_ann_file: str, out_file: str) -> Dict[str, float]:
+    """Label each mosaic with its four sources' image-level labels.
+
+    The label-only control of the mosaics: what the training labels alone
+    can say of a mosaic, with no teacher. The union names every class of
+    the sources, also those whose objects the crops cut away, so it is
+    right on every class a mosaic shows and wrong on the others.
+
+    Args:
+        split_ann_file (str): The larger split's instances json
+            (:func:`make_mosaic_split`).
+        out_file (str): Where to write the same json with each mosaic's
+            annotations replaced by one per class of the union, the whole
+            image as its box (as ``pseudo_label_scenes.py`` writes them;
+            the student reads only the image-level labels).
+
+    Returns:
+        dict: ``precision``, ``recall`` and ``exact`` (the share of
+        mosaics whose whole label set is right) of the union against the
+        mosaics' report-only annotations.
+    """
+    with open(split_ann_file, encoding='utf-8') as f:
+        data = json.load(f)
+    meta = (data.get('info') or {}).get('mosaic')
+    if not meta:
+        raise ValueError(f'{split_ann_file}: no "info.mosaic"; expected a '
+                         'split written by mosaic_scenes.py')
+    num = meta['labelled_images']
+    images = data['images']
+    if len(images) != num + meta['mosaics']:
+        raise ValueError(
+            f'{split_ann_file}: {len(images)} images, but "info.mosaic" '
+            f'says {num} labelled and {meta["mosaics"]} mosaics')
+    labels = defaultdict(set)
+    for ann in data.get('annotations', []):
+        labels[ann['image_id']].add(ann['category_id'])
+    mosaic_ids = {info['id'] for info in images[num:]}
+    anns = [a for a in data.get('annotations', [])
+            if a['image_id'] not in mosaic_ids]
+    next_ann = max((a['id'] for a in data.get('annotations', [])),
+                   default=0) + 1
+    right = named = shown = exact = 0
+    for i, info in enumerate(images[num:]):
+        if info['file_name'] != f'mosaic_{i:06d}.png':
+            raise ValueError(
+                f'{split_ann_file}: image {num + i} is '
+                f'{info["file_name"]}, expected mosaic_{i:06d}.png')
+        _, sources = mosaic_sources(i, meta['seed'], num)
+        union = set().union(*(labels[images[s]['id']] for s in sources))
+        truth = labels[info['id']]
+        right += len(union & truth)
+        named += len(union)
+        shown += len(truth)
+        exact += union == truth
+        w, h = info['width'], info['height']
+        for cat in sorted(union):
+            anns.append(dict(id=next_ann, image_id=info['id'],
+                             category_id=cat, bbox=[0, 0, w, h], area=w * h,
+                             iscrowd=0))
+            next_ann += 1
+    out = dict(data, annotations=anns)
+    out['info'] = dict(
+        data['info'],
+        mosaic_labels='each mosaic: the union of its four sources\' '
+        'image-level labels (mosaic_scenes.py --union-labels)')
+    atomic_dump_json(out, out_file)
+    return dict(precision=right / max(named, 1), recall=right / max(shown, 1),
+                exact=exact / max(len(images) - num, 1))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     out = make_mosaic_split(args.src_root, args.out_root, args.num,
                             args.seed, args.min_visible,
                             not args.no_progress, args.workers)
     print(f'{out}: the source\'s training scenes and {args.num} mosaics')
+    if args.union_labels:
+        stats = union_labels(out, args.union_labels)
+        print(f'{args.union_labels}: the mosaics labelled by their sources\' '
+              'labels; against the classes they show: precision '
+              f'{stats["precision"]:.1%}, recall {stats["recall"]:.1%}, '
+              f'whole set right {stats["exact"]:.1%}')
 
 
 if __name__ == '__main__':

@@ -11,6 +11,11 @@
 # 10,000 steps; WORKERS processes draw the mosaics, default 2). Prints the
 # student's val mAP; its row to compare with is BASE_EXP's own run of the
 # same seed. A rerun skips what is done.
+# UNION=1 trains the label-only control instead (no teacher): the 64 px
+# student without flips (the benchmark's baseline_noflip config) on the
+# same scenes and schedule, each mosaic labelled by the union of its four
+# sources' image-level labels (mosaic_scenes.py --union-labels); its row to
+# compare with is baseline_noflip's.
 # Usage: bash tools/analysis_tools/mosaic_transfer_set.sh \
 #   [WORK_DIR] [NUM] [EPOCHS] [SEED] [OUT]
 # e.g. ... work_dirs/benchmarks/epochs60 30000 15 0
@@ -28,6 +33,32 @@ BIG=$(realpath -m "${BIG_ROOT:-data/multidigits_large_mosaic$NUM}")
 [ -f "$BIG/annotations/instances_train.json" ] ||
   $PY tools/analysis_tools/mosaic_scenes.py "$DATA" "$BIG" --num "$NUM" \
     --workers "${WORKERS:-2}"
+if [ "${UNION:-0}" = 1 ]; then
+  . tools/analysis_tools/bench_ablation_lib.sh
+  OUT=$(realpath -m "$OUT")
+  union=$BIG/annotations/union_train.json
+  mkdir -p "$OUT/configs"
+  [ -f "$union" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
+    "$BIG" --num "$NUM" --workers "${WORKERS:-2}" --union-labels \
+    "$union" | tee "$OUT/union_labels.txt"
+  name=baseline_noflip_mosaic${NUM}union_${EPOCHS}e_seed$SEED
+  cfg=$OUT/configs/$name.py
+  cat > "$cfg" <<PY
+_base_ = ['$(realpath configs/benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py)']
+# the mosaics' decoded images are the distillation run's (same json order)
+train_dataloader = dict(
+    num_workers=${WORKERS:-2},
+    dataset=dict(cache_file='predecoded/instances_train.npy',
+                 dataset=dict(data_root='$BIG/', ann_file='$union')))
+val_dataloader = dict(num_workers=${WORKERS:-2},
+                      dataset=dict(data_root='$DATA/'))
+test_dataloader = val_dataloader
+$(schedule "$EPOCHS" 1)
+randomness = dict(seed=$SEED)
+PY
+  train_once "$name" "$cfg" "$OUT"
+  exit 0
+fi
 DATA_ROOT=$DATA BIG_ROOT=$BIG TAG=mosaic$NUM \
   BASE_EXP=${BASE_EXP:-kd_pred_cached_t1_noflip} \
   bash tools/analysis_tools/transfer_set_distillation.sh "$WORK" "$NUM" \

@@ -69,10 +69,4 @@ fi
   "$BIG/annotations/instances_train.json" \
   "$DATA/annotations/instances_train.json" "$BIG/train" "$soft" \
   --out "$pseudo" | tee "$OUT/$name.pseudo_labels.txt"
-if [ ! -f "$OUT/$name.done" ]; then
-  echo "$name ($(date +%T))"
-  $PY tools/train.py "$cfg" --work-dir "$OUT/$name" > "$OUT/$name.log" \
-    2>&1 || { echo "failed, see $OUT/$name.log" >&2; exit 1; }
-  touch "$OUT/$name.done"
-fi
-echo "$name: val mAP $(last_val_map "$OUT/$name.log")"
+train_once "$name" "$cfg" "$OUT"
