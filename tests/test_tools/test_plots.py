@@ -210,9 +210,30 @@ def test_soft_target_stats(tmp_path, repo_root, capsys):
     assert stats['pos_below_half'] == 0
     assert stats['neg_above_half'] == 0  # 0.5 is not above
     assert stats['abs_diff'] == pytest.approx((0.25 + 0.5 + 0.25 + 0) / 4)
+    assert stats['map'] == pytest.approx(100.0)  # each class ranked first
     tool.main([str(ann_file), str(tmp_path / 'train'), str(soft)])
-    assert '| 2 | 0.875 | 0.375 | 0.000 | 0.000 | 0.250 |' in \
-        capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '| 2 | 0.875 | 0.375 | 0.000 | 0.000 | 0.250 |' in out
+    assert out.rstrip().endswith('| 100.0 |')
+    # a 0.5 on the other class of image 1 ranks it above image 0 there
+    targets['train/img1.png'][0] = 0.9
+    mmengine.dump(dict(meta=dict(num_classes=2), targets=targets), str(soft))
+    stats = tool.soft_target_stats(str(ann_file), str(tmp_path / 'train'),
+                                   str(soft))
+    assert stats['map'] == pytest.approx((50.0 + 100.0) / 2)
+    # --image-ids keeps image 1 alone
+    subset = tool.labelled_images(str(ann_file), str(tmp_path / 'train'),
+                                  (1, 1))
+    assert [info['img_id'] for info in subset[0]] == [1]
+    stats = tool.soft_target_stats(str(ann_file), str(tmp_path / 'train'),
+                                   str(soft), subset)
+    assert stats['images'] == 1 and stats['pos_mean'] == pytest.approx(1.0)
+    assert stats['neg_mean'] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match='no image has an id in 5:9'):
+        tool.labelled_images(str(ann_file), str(tmp_path / 'train'), (5, 9))
+    with pytest.raises(SystemExit):
+        tool.parse_args([str(ann_file), 'x', 'y', '--image-ids', '3'])
+    assert '--image-ids expects FIRST:LAST' in capsys.readouterr().err
 
 
 def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
