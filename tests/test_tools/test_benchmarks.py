@@ -374,7 +374,8 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     transfer_set_distillation.sh): mosaics of the tiny training scenes, the
     teacher's soft targets and pseudo-labels for them, and a student
     trained on the scenes and the mosaics, starting from the saved config
-    of the BASE_EXP run."""
+    of the BASE_EXP run; then its label-only controls (union and true
+    labels)."""
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'mosaic_transfer_set.sh')
     big, out = osp.join(tmp, 'mosaic'), osp.join(tmp, 'x_mosaic')
@@ -429,6 +430,17 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     assert labels['images'] == pseudo['images']
     assert [a for a in labels['annotations'] if a['image_id'] in ids] == \
         labelled['annotations']
+    # the oracle control: the same run on the mosaics' true labels
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, ORACLE='1'), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    oracle = 'baseline_noflip_mosaic6true_1e_seed0'
+    assert re.search(rf'^{oracle}: val mAP \d+\.\d+$', proc.stdout, re.M), \
+        proc.stdout
+    cfg = mmengine.Config.fromfile(osp.join(out, 'configs', oracle + '.py'))
+    assert cfg.train_dataloader.dataset.dataset.ann_file == \
+        osp.join(osp.realpath(big), 'annotations', 'instances_train.json')
 
 
 def _check_staged_gain_decomposition(repo_root, work):

@@ -15,7 +15,9 @@
 # student without flips (the benchmark's baseline_noflip config) on the
 # same scenes and schedule, each mosaic labelled by the union of its four
 # sources' image-level labels (mosaic_scenes.py --union-labels); its row to
-# compare with is baseline_noflip's.
+# compare with is baseline_noflip's. ORACLE=1 trains the same control on
+# the mosaics' true labels (only a synthetic set has them: the ceiling of
+# what a teacher's labels could give the mosaics).
 # Usage: bash tools/analysis_tools/mosaic_transfer_set.sh \
 #   [WORK_DIR] [NUM] [EPOCHS] [SEED] [OUT]
 # e.g. ... work_dirs/benchmarks/epochs60 30000 15 0
@@ -33,15 +35,21 @@ BIG=$(realpath -m "${BIG_ROOT:-data/multidigits_large_mosaic$NUM}")
 [ -f "$BIG/annotations/instances_train.json" ] ||
   $PY tools/analysis_tools/mosaic_scenes.py "$DATA" "$BIG" --num "$NUM" \
     --workers "${WORKERS:-2}"
-if [ "${UNION:-0}" = 1 ]; then
+if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
   . tools/analysis_tools/bench_ablation_lib.sh
   OUT=$(realpath -m "$OUT")
-  union=$BIG/annotations/union_train.json
   mkdir -p "$OUT/configs"
-  [ -f "$union" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
-    "$BIG" --num "$NUM" --workers "${WORKERS:-2}" --union-labels \
-    "$union" | tee "$OUT/union_labels.txt"
-  name=baseline_noflip_mosaic${NUM}union_${EPOCHS}e_seed$SEED
+  if [ "${ORACLE:-0}" = 1 ]; then
+    union=$BIG/annotations/instances_train.json
+    labels=true
+  else
+    union=$BIG/annotations/union_train.json
+    labels=union
+    [ -f "$union" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
+      "$BIG" --num "$NUM" --workers "${WORKERS:-2}" --union-labels \
+      "$union" | tee "$OUT/union_labels.txt"
+  fi
+  name=baseline_noflip_mosaic${NUM}${labels}_${EPOCHS}e_seed$SEED
   cfg=$OUT/configs/$name.py
   cat > "$cfg" <<PY
 _base_ = ['$(realpath configs/benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py)']
