@@ -413,32 +413,30 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
                           env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0 and name + ' (' not in proc.stdout
-    # the label-only control: the same scenes, each mosaic labelled by its
-    # sources' labels, the baseline_noflip config, no teacher
-    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
-                          env=dict(env, UNION='1'), capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    union = 'baseline_noflip_mosaic6union_1e_seed0'
-    assert re.search(rf'^{union}: val mAP \d+\.\d+$', proc.stdout, re.M), \
-        proc.stdout
-    assert re.search(r'precision \d+\.\d%, recall 100\.0%', proc.stdout)
-    cfg = mmengine.Config.fromfile(osp.join(out, 'configs', union + '.py'))
+    # the label-only controls: the same scenes, the baseline_noflip config,
+    # no teacher; each mosaic labelled by its sources' labels (UNION) or by
+    # its true labels (ORACLE)
+    controls = {}
+    for mode, labels in (('UNION', 'union'), ('ORACLE', 'true')):
+        proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                              env=dict(env, **{mode: '1'}),
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, \
+            proc.stdout[-3000:] + proc.stderr[-3000:]
+        run = f'baseline_noflip_mosaic6{labels}_1e_seed0'
+        assert re.search(rf'^{run}: val mAP \d+\.\d+$', proc.stdout,
+                         re.M), proc.stdout
+        controls[mode] = proc.stdout, mmengine.Config.fromfile(
+            osp.join(out, 'configs', run + '.py'))
+    stdout, cfg = controls['UNION']
+    assert re.search(r'precision \d+\.\d%, recall 100\.0%', stdout)
     assert cfg.model.data_preprocessor.flip_prob == 0.0
     assert 'teacher_ckpt' not in cfg.model
-    labels = json.load(open(cfg.train_dataloader.dataset.dataset.ann_file))
-    assert labels['images'] == pseudo['images']
-    assert [a for a in labels['annotations'] if a['image_id'] in ids] == \
+    union = json.load(open(cfg.train_dataloader.dataset.dataset.ann_file))
+    assert union['images'] == pseudo['images']
+    assert [a for a in union['annotations'] if a['image_id'] in ids] == \
         labelled['annotations']
-    # the oracle control: the same run on the mosaics' true labels
-    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
-                          env=dict(env, ORACLE='1'), capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    oracle = 'baseline_noflip_mosaic6true_1e_seed0'
-    assert re.search(rf'^{oracle}: val mAP \d+\.\d+$', proc.stdout, re.M), \
-        proc.stdout
-    cfg = mmengine.Config.fromfile(osp.join(out, 'configs', oracle + '.py'))
+    cfg = controls['ORACLE'][1]
     assert cfg.train_dataloader.dataset.dataset.ann_file == \
         osp.join(osp.realpath(big), 'annotations', 'instances_train.json')
 

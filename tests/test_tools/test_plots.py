@@ -215,7 +215,7 @@ def test_soft_target_stats(tmp_path, repo_root, capsys):
     out = capsys.readouterr().out
     assert '| 2 | 0.875 | 0.375 | 0.000 | 0.000 | 0.250 |' in out
     assert out.rstrip().endswith('| 100.0 |')
-    # a 0.5 on the other class of image 1 ranks it above image 0 there
+    # 0.9 on class 0 of image 1 (negative) ranks it above image 0 there
     targets['train/img1.png'][0] = 0.9
     mmengine.dump(dict(meta=dict(num_classes=2), targets=targets), str(soft))
     stats = tool.soft_target_stats(str(ann_file), str(tmp_path / 'train'),

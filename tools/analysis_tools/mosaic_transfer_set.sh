@@ -40,14 +40,14 @@ if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
   OUT=$(realpath -m "$OUT")
   mkdir -p "$OUT/configs"
   if [ "${ORACLE:-0}" = 1 ]; then
-    union=$BIG/annotations/instances_train.json
+    ann=$BIG/annotations/instances_train.json
     labels=true
   else
-    union=$BIG/annotations/union_train.json
+    ann=$BIG/annotations/union_train.json
     labels=union
-    [ -f "$union" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
+    [ -f "$ann" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
       "$BIG" --num "$NUM" --workers "${WORKERS:-2}" --union-labels \
-      "$union" | tee "$OUT/union_labels.txt"
+      "$ann" | tee "$OUT/union_labels.txt"
   fi
   name=baseline_noflip_mosaic${NUM}${labels}_${EPOCHS}e_seed$SEED
   cfg=$OUT/configs/$name.py
@@ -57,7 +57,7 @@ _base_ = ['$(realpath configs/benchmarks/resnet18-tiny_1xb64-30e_multidigits-lar
 train_dataloader = dict(
     num_workers=${WORKERS:-2},
     dataset=dict(cache_file='predecoded/instances_train.npy',
-                 dataset=dict(data_root='$BIG/', ann_file='$union')))
+                 dataset=dict(data_root='$BIG/', ann_file='$ann')))
 val_dataloader = dict(num_workers=${WORKERS:-2},
                       dataset=dict(data_root='$DATA/'))
 test_dataloader = val_dataloader
