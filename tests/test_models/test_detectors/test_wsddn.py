@@ -197,8 +197,13 @@ class TestWSDDN(TestCase):
             self.assertEqual(set(part),
                              {'region_feats', 'proposals', 'proposal_scores'})
             for i, k in enumerate(keep):
+                # the same rows up to float rounding: BLAS sums a matrix
+                # product of 3 rows in another order than one of 16 (1e-5
+                # apart on the 16-core GPU machine's CPU); a wrong row is
+                # off by far more
                 torch.testing.assert_close(part['region_feats'][i],
-                                           full['region_feats'][i][k])
+                                           full['region_feats'][i][k],
+                                           rtol=1e-4, atol=1e-4)
                 torch.testing.assert_close(part['proposals'][i],
                                            full['proposals'][i][k])
                 torch.testing.assert_close(part['proposal_scores'][i],
