@@ -130,6 +130,49 @@ def test_make_mosaic_split(repo_root, tmp_path):
         assert json.load(f)['annotations'] != data['annotations']
 
 
+def test_reuse_from(repo_root, tmp_path):
+    tool = load_tool(repo_root)
+    src = str(tmp_path / 'src')
+    _source(src)
+    small = str(tmp_path / 'small')
+    tool.make_mosaic_split(src, small, 4, seed=1, progress=False)
+    big = str(tmp_path / 'big')
+    tool.main([src, big, '--num', '6', '--seed', '1', '--no-progress',
+               '--reuse-from', small])
+    ann_file = osp.join(big, 'annotations', 'instances_train.json')
+    fresh = tool.make_mosaic_split(src, str(tmp_path / 'fresh'), 6, seed=1,
+                                   progress=False)
+    with open(ann_file) as f, open(fresh) as g:
+        assert json.load(f) == json.load(g)
+    for i in range(6):
+        name = f'mosaic_{i:06d}.png'
+        path = osp.join(big, 'train', name)
+        # the small split's four are its files (no new disk), the rest new
+        if i < 4:
+            assert osp.samefile(path, osp.join(small, 'train', name))
+        else:
+            assert not osp.exists(osp.join(small, 'train', name))
+        assert (cv2.imread(path) == cv2.imread(
+            str(tmp_path / 'fresh' / 'train' / name))).all()
+    # a split of another seed or source, or none, is refused before any
+    # file is written
+    for root, error, match in [
+            (small, ValueError, 'seed 1, but .* seed 2'),
+            (src, ValueError, 'info.mosaic'),
+            (str(tmp_path / 'none'), FileNotFoundError, 'instances_train'),
+    ]:
+        out = tmp_path / f'refused_{osp.basename(root)}'
+        with pytest.raises(error, match=match):
+            tool.make_mosaic_split(src, str(out), 6, seed=2,
+                                   progress=False, reuse_from=root)
+        assert not out.exists()
+    other_src = str(tmp_path / 'other_src')
+    _source(other_src)
+    with pytest.raises(ValueError, match='other_src'):
+        tool.make_mosaic_split(other_src, str(tmp_path / 'o'), 6, seed=1,
+                               progress=False, reuse_from=small)
+
+
 def test_bad_input(repo_root, tmp_path):
     tool = load_tool(repo_root)
     with pytest.raises(FileNotFoundError, match='instances_train.json'):

@@ -24,6 +24,11 @@ them; ``pseudo_label_scenes.py`` replaces them). Each mosaic is drawn from its
 own generator seeded by (seed, index), so ``--workers`` changes nothing but
 the time, and a rerun keeps the images already written.
 
+``--reuse-from ROOT`` hard-links the mosaics that a smaller split of the
+same source and seed already drew (the same images: mosaic i is drawn from
+its own generator), so a larger pool costs only its new mosaics' time and
+disk.
+
 ``--union-labels FILE`` also writes the label-only control: the split with
 each mosaic labelled by the union of its four sources' image-level labels,
 all the labels can say of a mosaic without a teacher.
@@ -32,12 +37,16 @@ Example::
 
     python tools/analysis_tools/mosaic_scenes.py data/multidigits_large \\
         data/multidigits_large_mosaic30000 --num 30000
+    python tools/analysis_tools/mosaic_scenes.py data/multidigits_large \\
+        data/multidigits_large_mosaic70000 --num 70000 \\
+        --reuse-from data/multidigits_large_mosaic30000
 """
 import argparse
 import json
 import multiprocessing
 import os
 import os.path as osp
+import shutil
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -69,6 +78,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='also write FILE: the split\'s json with each mosaic labelled '
         'by the union of its four sources\' image-level labels (the '
         'label-only control, no teacher)')
+    parser.add_argument(
+        '--reuse-from', metavar='ROOT',
+        help='hard-link (or copy, across file systems) the mosaics that '
+        'the split at ROOT, written by this tool from the same source and '
+        'seed, already drew, instead of drawing them again')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
     if args.num < 1 or args.workers < 1:
@@ -221,10 +235,75 @@ def _link(target: str, link: str) -> None:
     os.symlink(osp.abspath(target), link)
 
 
+def reusable_mosaics(reuse_root: str, ann_file: str, seed: int) -> int:
+    """How many mosaics another split drew that this one can reuse.
+
+    Args:
+        reuse_root (str): Root of a split written by this tool.
+        ann_file (str): This split's source instances json.
+        seed (int): This split's seed.
+
+    Returns:
+        int: The other split's number of mosaics: its mosaic ``i`` is this
+        split's mosaic ``i`` for each ``i`` below it.
+
+    Raises:
+        FileNotFoundError: ``reuse_root`` has no instances json.
+        ValueError: It is not a mosaic split, or one of another source or
+            seed (its images would differ from this split's).
+    """
+    other = osp.join(reuse_root, 'annotations', 'instances_train.json')
+    if not osp.isfile(other):
+        raise FileNotFoundError(f'{other}: no such file; the split to '
+                                'reuse must be written by mosaic_scenes.py')
+    with open(other, encoding='utf-8') as f:
+        meta = (json.load(f).get('info') or {}).get('mosaic')
+    if not meta:
+        raise ValueError(f'{other}: no "info.mosaic"; expected a split '
+                         'written by mosaic_scenes.py')
+    source = osp.abspath(ann_file)
+    if meta.get('source') != source or meta.get('seed') != seed:
+        raise ValueError(
+            f'{other}: "info.mosaic" says source {meta.get("source")} and '
+            f'seed {meta.get("seed")}, but this split mixes {source} with '
+            f'seed {seed}: its mosaics are not this split\'s')
+    return int(meta['mosaics'])
+
+
+def reuse_mosaics(reuse_root: str, out_img: str, num: int) -> int:
+    """Hard-link (or copy) another split's first ``num`` mosaics that
+    ``out_img`` lacks.
+
+    Args:
+        reuse_root (str): Root of the split to reuse, checked by
+            :func:`reusable_mosaics`.
+        out_img (str): This split's image folder.
+        num (int): Mosaics to take at most.
+
+    Returns:
+        int: The mosaics linked or copied.
+    """
+    done = 0
+    for i in range(num):
+        name = f'mosaic_{i:06d}.png'
+        src = osp.join(reuse_root, 'train', name)
+        dst = osp.join(out_img, name)
+        if osp.isfile(dst) or not osp.isfile(src):
+            continue
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system: a whole copy, then its name
+            shutil.copyfile(src, dst + '.tmp')
+            os.replace(dst + '.tmp', dst)
+        done += 1
+    return done
+
+
 def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
                       min_visible: float = 0.5,
                       progress: bool = True,
-                      workers: int = 1) -> str:
+                      workers: int = 1,
+                      reuse_from: Optional[str] = None) -> str:
     """Write the larger split: the source's training scenes and ``num``
     mosaics of them.
 
@@ -238,6 +317,9 @@ def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
         min_visible (float): See :func:`crop_boxes`.
         progress (bool): Show the progress. Defaults to True.
         workers (int): Processes that draw the mosaics. Defaults to 1.
+        reuse_from (str, optional): Root of a split of the same source and
+            seed whose mosaics to hard-link instead of drawing them again
+            (:func:`reusable_mosaics`). Defaults to None.
 
     Returns:
         str: The larger split's instances json.
@@ -255,6 +337,8 @@ def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
     images = data.get('images') or []
     if not images:
         raise ValueError(f'{ann_file}: "images" is empty; nothing to mix')
+    reusable = 0 if reuse_from is None else reusable_mosaics(
+        reuse_from, ann_file, seed)
     boxes = defaultdict(list)
     for ann in data.get('annotations', []):
         boxes[ann['image_id']].append(ann)
@@ -269,6 +353,10 @@ def make_mosaic_split(src_root: str, out_root: str, num: int, seed: int = 0,
     for name in ('val', osp.join('annotations', 'instances_val.json')):
         if osp.exists(osp.join(src_root, name)):
             _link(osp.join(src_root, name), osp.join(out_root, name))
+    if reusable:
+        linked = reuse_mosaics(reuse_from, out_img, min(num, reusable))
+        if progress:
+            print(f'{linked} mosaics linked from {reuse_from}')
     next_img = max(img['id'] for img in images) + 1
     next_ann = max((a['id'] for a in data.get('annotations', [])),
                    default=0) + 1
@@ -386,7 +474,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     out = make_mosaic_split(args.src_root, args.out_root, args.num,
                             args.seed, args.min_visible,
-                            not args.no_progress, args.workers)
+                            not args.no_progress, args.workers,
+                            args.reuse_from)
     print(f'{out}: the source\'s training scenes and {args.num} mosaics')
     if args.union_labels:
         stats = union_labels(out, args.union_labels)
