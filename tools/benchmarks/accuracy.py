@@ -39,7 +39,9 @@ student learns from the view it sees, as from the online teacher), and
 ``reference_noflip``); ``kd_pred_cached_t1_noflip`` is
 ``kd_pred_cached_noflip`` at temperature 1; ``kd_stage1_noflip`` is
 ``kd_stage1`` without the flips and ``kd_staged_cached_all_noflip``
-``kd_staged_cached_noflip`` from its student (both stages unflipped).
+``kd_staged_cached_noflip`` from its student (both stages unflipped);
+``kd_staged_cached_oicr_noflip`` is ``kd_staged_cached_noflip`` with the
+OICR teacher (after ``kd_stage1_oicr``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -143,7 +145,10 @@ EXPERIMENTS = dict(
         'kd_stage1_noflip'),
     kd_stage1_oicr=(_B + 'kdwsd-stage1_oicr-' + _KD, 'kd', 'teacher_oicr'),
     kd_staged_cached_t1_oicr=(_B + 'kdwsd-stage2-cached-t1_oicr-' + _KD,
-                              'kd', 'teacher_oicr', 'kd_stage1_oicr'))
+                              'kd', 'teacher_oicr', 'kd_stage1_oicr'),
+    kd_staged_cached_oicr_noflip=(
+        _B + 'kdwsd-stage2-cached-noflip_oicr-' + _KD, 'kd', 'teacher_oicr',
+        'kd_stage1_oicr'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -190,7 +195,9 @@ LABELS = dict(
     kd_stage1_oicr='student 64 px, KD stage 1 only (feature level, no head; '
     'OICR)',
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
-    'soft targets at T = 1 (OICR)')
+    'soft targets at T = 1 (OICR)',
+    kd_staged_cached_oicr_noflip='student 64 px, KD staged, stage 2 on '
+    'cached soft targets, no flip (OICR)')
 #: the baseline and reference a distilled student is measured against,
 #: where they are not ``baseline`` and ``reference``: the students without
 #: flips (``*_noflip``) against those without flips (the same
