@@ -379,12 +379,27 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'mosaic_transfer_set.sh')
     big, out = osp.join(tmp, 'mosaic'), osp.join(tmp, 'x_mosaic')
+    # a smaller pool of the same source and seed, whose 3 mosaics the
+    # script's pool hard-links (REUSE_FROM) instead of drawing them again
+    small = osp.join(tmp, 'mosaic_small')
+    subprocess.run([sys.executable, osp.join(osp.dirname(script),
+                                             'mosaic_scenes.py'),
+                    data, small, '--num', '3', '--no-progress'],
+                   check=True, capture_output=True, timeout=600)
     env = dict(os.environ, PY=sys.executable, DATA_ROOT=data,
-               BIG_ROOT=big, BASE_EXP='kd_staged_cached_t1')
+               BIG_ROOT=big, BASE_EXP='kd_staged_cached_t1',
+               REUSE_FROM=small)
     proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
                           env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f'3 mosaics linked from {small}' in proc.stdout
+    for i in range(6):
+        mosaic = osp.join(big, 'train', f'mosaic_{i:06d}.png')
+        assert osp.isfile(mosaic)
+        if i < 3:
+            assert osp.samefile(mosaic, osp.join(small, 'train',
+                                                 f'mosaic_{i:06d}.png'))
     name = 'kd_staged_cached_t1_mosaic6_1e_seed0'
     assert re.search(rf'^{name}: val mAP \d+\.\d+$', proc.stdout, re.M), \
         proc.stdout

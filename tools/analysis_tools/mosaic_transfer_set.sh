@@ -18,6 +18,9 @@
 # compare with is baseline_noflip's. ORACLE=1 trains the same control on
 # the mosaics' true labels (only a synthetic set has them: the ceiling of
 # what a teacher's labels could give the mosaics).
+# REUSE_FROM=ROOT hard-links the mosaics a smaller split of the same source
+# and seed already drew (mosaic_scenes.py --reuse-from), e.g.
+# REUSE_FROM=data/multidigits_large_mosaic70000 for a 110,000 pool.
 # Usage: bash tools/analysis_tools/mosaic_transfer_set.sh \
 #   [WORK_DIR] [NUM] [EPOCHS] [SEED] [OUT]
 # e.g. ... work_dirs/benchmarks/epochs60 30000 15 0
@@ -32,9 +35,11 @@ PY=${PY:-.venv/bin/python}
 DATA=$(realpath -m "${DATA_ROOT:-data/multidigits_large}")
 BIG=$(realpath -m "${BIG_ROOT:-data/multidigits_large_mosaic$NUM}")
 
+REUSE=()
+[ -z "${REUSE_FROM:-}" ] || REUSE=(--reuse-from "$REUSE_FROM")
 [ -f "$BIG/annotations/instances_train.json" ] ||
   $PY tools/analysis_tools/mosaic_scenes.py "$DATA" "$BIG" --num "$NUM" \
-    --workers "${WORKERS:-2}"
+    --workers "${WORKERS:-2}" "${REUSE[@]}"
 if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
   . tools/analysis_tools/bench_ablation_lib.sh
   OUT=$(realpath -m "$OUT")
