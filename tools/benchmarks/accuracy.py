@@ -40,8 +40,9 @@ student learns from the view it sees, as from the online teacher), and
 ``kd_pred_cached_noflip`` at temperature 1; ``kd_stage1_noflip`` is
 ``kd_stage1`` without the flips and ``kd_staged_cached_all_noflip``
 ``kd_staged_cached_noflip`` from its student (both stages unflipped);
-``kd_staged_cached_oicr_noflip`` is ``kd_staged_cached_noflip`` with the
-OICR teacher (after ``kd_stage1_oicr``).
+``kd_staged_cached_oicr_noflip`` and ``kd_pred_cached_oicr_noflip`` are
+``kd_staged_cached_noflip`` (after ``kd_stage1_oicr``) and
+``kd_pred_cached_noflip`` with the OICR teacher.
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -148,7 +149,9 @@ EXPERIMENTS = dict(
                               'kd', 'teacher_oicr', 'kd_stage1_oicr'),
     kd_staged_cached_oicr_noflip=(
         _B + 'kdwsd-stage2-cached-noflip_oicr-' + _KD, 'kd', 'teacher_oicr',
-        'kd_stage1_oicr'))
+        'kd_stage1_oicr'),
+    kd_pred_cached_oicr_noflip=(
+        _B + 'kdwsd-stage2-cached-noflip_oicr-' + _KD, 'kd', 'teacher_oicr'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -197,7 +200,9 @@ LABELS = dict(
     kd_staged_cached_t1_oicr='student 64 px, KD staged, stage 2 on cached '
     'soft targets at T = 1 (OICR)',
     kd_staged_cached_oicr_noflip='student 64 px, KD staged, stage 2 on '
-    'cached soft targets, no flip (OICR)')
+    'cached soft targets, no flip (OICR)',
+    kd_pred_cached_oicr_noflip='student 64 px, KD prediction level, cached '
+    'soft targets, no flip (OICR)')
 #: the baseline and reference a distilled student is measured against,
 #: where they are not ``baseline`` and ``reference``: the students without
 #: flips (``*_noflip``) against those without flips (the same
