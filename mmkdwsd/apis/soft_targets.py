@@ -121,7 +121,17 @@ def _meta(cfg: Config, model, split: str, num_classes: int,
         split=split)
     if flip:
         meta['views'] = list(FLIP_VIEWS)
+    source = target_source(model.pred_cfg)
+    if source != 'wsddn':  # absent: the paper's WSDDN-stream targets
+        meta['target_source'] = source
     return meta
+
+
+def target_source(pred_cfg: Optional[dict]) -> str:
+    """The soft targets' source of a prediction-level config:
+    ``target_source``, 'wsddn' (the paper's) where unset; a soft-target
+    file's ``meta`` records it when it is not 'wsddn'."""
+    return (pred_cfg or {}).get('target_source') or 'wsddn'
 
 
 def cache_flip(cfg: Config) -> bool:
@@ -162,8 +172,9 @@ def default_output(cfg: Config, split: str = 'train') -> Optional[str]:
 
 
 def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
-    """Refuse a cached soft-target file computed at other temperatures, or
-    with other views, than the config asks for.
+    """Refuse a cached soft-target file computed at other temperatures,
+    from other teacher streams (``target_source``), or with other views,
+    than the config asks for.
 
     The file's ``meta`` records the ``cls_temperature`` / ``det_temperature``
     it was computed at; the student is trained against ``p'`` at
@@ -201,6 +212,15 @@ def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
                 f'{meta[key]}, but model.pred_distill.{key} is {want}: '
                 'recompute it with tools/cache_soft_targets.py CONFIG (or '
                 f'set model.pred_distill.{key}={meta[key]})')
+    want = target_source(pred)
+    have = meta.get('target_source', 'wsddn')
+    if have != want:
+        raise SoftTargetError(
+            f'Soft-target file {path} holds targets from the {have!r} '
+            f'teacher streams (meta target_source), but model.pred_distill.'
+            f'target_source is {want!r}: recompute it with '
+            'tools/cache_soft_targets.py CONFIG (or set model.pred_distill.'
+            f'target_source={have!r})')
     flip = cache_flip(cfg)
     if (soft_target_views(meta) == 2) != flip:
         raise SoftTargetError(

@@ -566,6 +566,31 @@ def test_gpu_session_waves_follow_dependencies(repo_root):
             assert wave_of[need] < wave_of[name], (name, need)
 
 
+def test_soft_target_names_differ_per_source_temperature_and_view(
+        repo_root):
+    """Each kind of cached soft targets accuracy.py computes has its own
+    file next to the teacher's checkpoint: the temperatures, the flipped
+    view and the refinement streams' targets never share one."""
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location(
+        'bench_accuracy_names', osp.join(repo_root, TOOLS, 'accuracy.py'))
+    acc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acc)
+    names = {
+        name: acc.soft_target_name(
+            Config.fromfile(osp.join(repo_root, acc.EXPERIMENTS[name][0])))
+        for name in ('kd_staged_cached', 'kd_staged_cached_t1',
+                     'kd_staged_cached_flip', 'kd_staged_cached_oicr_noflip',
+                     'kd_staged_cached_refined_oicr_noflip')
+    }
+    assert names == dict(
+        kd_staged_cached='soft_targets.pkl',
+        kd_staged_cached_t1='soft_targets_tc1_td1.pkl',
+        kd_staged_cached_flip='soft_targets_flip.pkl',
+        kd_staged_cached_oicr_noflip='soft_targets.pkl',
+        kd_staged_cached_refined_oicr_noflip='soft_targets_refined.pkl')
+
+
 def test_gpu_session_dry_run(repo_root, tmp_path):
     """gpu_session.sh's accuracy and profile parts on the CPU (TINY=1): the
     waves run in dependency order, only finished runs' checkpoints are

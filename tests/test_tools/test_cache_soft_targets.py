@@ -30,37 +30,49 @@ from tests.conftest import data_overrides
 CFG = ('configs/kdwsd/kdwsd-stage2-cached_wsddn-resnet18-tiny_'
        'resnet18-tiny_1xb8-12e_multidigits-32px.py')
 TEACHER_CFG = 'configs/wsddn/wsddn_resnet18-tiny_1xb8-6e_multidigits.py'
+OICR_CFG = 'configs/wsddn/oicr_resnet18-tiny_1xb8-6e_multidigits.py'
 SOFT = 'soft_targets/wsddn-resnet18-tiny_t0.5_train.pkl'
 
 
-@pytest.fixture(scope='module')
-def teacher_ckpt(tmp_path_factory, repo_root):
-    """A WSDDN teacher checkpoint (seeded weights: the values do not matter,
-    only that every path computes with the same teacher)."""
+def _seeded_teacher(tmp_path_factory, repo_root, config):
+    """A checkpoint of the teacher of ``config`` (seeded weights: the values
+    do not matter, only that every path computes with the same teacher)."""
     torch.manual_seed(0)
-    teacher = MODELS.build(
-        Config.fromfile(osp.join(repo_root, TEACHER_CFG)).model)
+    teacher = MODELS.build(Config.fromfile(osp.join(repo_root, config)).model)
     path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
     torch.save(dict(state_dict=teacher.state_dict()), path)
     return path
 
 
-def _cfg(repo_root, data_root, teacher_ckpt, **pred):
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory, repo_root):
+    """A WSDDN teacher checkpoint."""
+    return _seeded_teacher(tmp_path_factory, repo_root, TEACHER_CFG)
+
+
+def _cfg(repo_root, data_root, teacher_ckpt, teacher_cfg=TEACHER_CFG,
+         **pred):
     cfg = Config.fromfile(osp.join(repo_root, CFG))
-    cfg.model.teacher_cfg = osp.join(repo_root, TEACHER_CFG)
+    cfg.model.teacher_cfg = osp.join(repo_root, teacher_cfg)
     cfg.model.teacher_ckpt = teacher_ckpt
     cfg.model.pred_distill.update(pred)
     cfg.train_dataloader.dataset.data_root = data_root + '/'
     return cfg
 
 
-def _teacher_image_scores(repo_root, data, teacher_ckpt, mirror_dir=None):
+def _teacher_image_scores(repo_root,
+                          data,
+                          teacher_ckpt,
+                          mirror_dir=None,
+                          teacher_cfg=TEACHER_CFG,
+                          refined=False):
     """WSDDN.predict's image scores (t = 1) of the first 3 training images
     on the teacher's test pipeline, built here independently of the tool;
     with ``mirror_dir``, of the images mirrored on disk there, their
-    proposals mirrored by hand."""
+    proposals mirrored by hand; with ``refined``, each class's top refined
+    region score instead (an OICR teacher)."""
     import mmcv
-    teacher_cfg = Config.fromfile(osp.join(repo_root, TEACHER_CFG))
+    teacher_cfg = Config.fromfile(osp.join(repo_root, teacher_cfg))
     teacher = MODELS.build(teacher_cfg.model)
     teacher.load_state_dict(torch.load(teacher_ckpt)['state_dict'])
     teacher.eval()
@@ -86,6 +98,14 @@ def _teacher_image_scores(repo_root, data, teacher_ckpt, mirror_dir=None):
         items.append(
             pipeline(dict(img_path=path, img_id=img['id'], proposals=boxes)))
     with torch.no_grad():
+        if refined:
+            batch = teacher.data_preprocessor(pseudo_collate(items), False)
+            regions = teacher.predict_regions(batch['inputs'],
+                                              batch['data_samples'])
+            return {
+                key: scores.max(0).values.numpy()
+                for key, scores in zip(keys, regions['region_scores'])
+            }
         preds = teacher.test_step(pseudo_collate(items))
     return {key: pred.pred_score.numpy() for key, pred in zip(keys, preds)}
 
@@ -325,3 +345,52 @@ def test_flipped_view_is_the_teacher_on_the_mirrored_image(
     cfg.train_dataloader.dataset.soft_target_file = out
     with pytest.raises(SoftTargetError, match='computed with the flipped'):
         check_soft_target_file(cfg)
+
+
+def test_refined_targets_are_the_oicr_teachers_top_regions(
+        repo_root, tiny_multidigits, tmp_path_factory, tmp_path):
+    """pred_distill.target_source='refined': each class's most confident
+    region under an OICR teacher's refined scores, recorded in the meta;
+    the training check refuses the file for the WSDDN-stream targets and
+    the reverse; a teacher without refinement streams is refused."""
+    from mmkdwsd.apis import check_soft_target_file
+    from mmkdwsd.datasets import SoftTargetError
+    ckpt = _seeded_teacher(tmp_path_factory, repo_root, OICR_CFG)
+    refined_cfg = _cfg(repo_root, tiny_multidigits, ckpt, OICR_CFG,
+                       target_source='refined')
+    out = str(tmp_path / 'refined.pkl')
+    saved = cache_soft_targets(
+        refined_cfg, out, num_workers=0, progress=False)
+    assert saved['meta']['target_source'] == 'refined'
+    wsddn = cache_soft_targets(
+        _cfg(repo_root, tiny_multidigits, ckpt, OICR_CFG),
+        str(tmp_path / 'wsddn.pkl'), num_workers=0, progress=False)
+    assert 'target_source' not in wsddn['meta']
+    expected = _teacher_image_scores(
+        repo_root, tiny_multidigits, ckpt, teacher_cfg=OICR_CFG, refined=True)
+    for key, score in expected.items():
+        np.testing.assert_allclose(saved['targets'][key], score, atol=1e-5)
+        # another source than the WSDDN streams' p'
+        assert np.abs(saved['targets'][key] -
+                      wsddn['targets'][key]).max() > 1e-3
+
+    refined_cfg.train_dataloader.dataset.soft_target_file = out
+    assert check_soft_target_file(refined_cfg) == out
+    plain_cfg = _cfg(repo_root, tiny_multidigits, ckpt, OICR_CFG)
+    plain_cfg.train_dataloader.dataset.soft_target_file = out
+    with pytest.raises(
+            SoftTargetError,
+            match=re.escape(f'Soft-target file {out} holds targets from the '
+                            "'refined' teacher streams (meta target_source),"
+                            " but model.pred_distill.target_source is "
+                            "'wsddn'")):
+        check_soft_target_file(plain_cfg)
+    refined_cfg.train_dataloader.dataset.soft_target_file = str(
+        tmp_path / 'wsddn.pkl')
+    with pytest.raises(SoftTargetError, match="from the 'wsddn' teacher"):
+        check_soft_target_file(refined_cfg)
+
+    wsddn_teacher = _cfg(repo_root, tiny_multidigits, ckpt,
+                         target_source='refined')
+    with pytest.raises(ValueError, match='num_refine > 0'):
+        MODELS.build(wsddn_teacher.model)

@@ -42,7 +42,11 @@ student learns from the view it sees, as from the online teacher), and
 ``kd_staged_cached_noflip`` from its student (both stages unflipped);
 ``kd_staged_cached_oicr_noflip`` and ``kd_pred_cached_oicr_noflip`` are
 ``kd_staged_cached_noflip`` (after ``kd_stage1_oicr``) and
-``kd_pred_cached_noflip`` with the OICR teacher.
+``kd_pred_cached_noflip`` with the OICR teacher, and
+``kd_staged_cached_refined_oicr_noflip`` and
+``kd_pred_cached_refined_oicr_noflip`` the same two on soft targets from
+its refinement streams (``pred_distill.target_source='refined'``) instead
+of its WSDDN streams.
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -151,7 +155,13 @@ EXPERIMENTS = dict(
         _B + 'kdwsd-stage2-cached-noflip_oicr-' + _KD, 'kd', 'teacher_oicr',
         'kd_stage1_oicr'),
     kd_pred_cached_oicr_noflip=(
-        _B + 'kdwsd-stage2-cached-noflip_oicr-' + _KD, 'kd', 'teacher_oicr'))
+        _B + 'kdwsd-stage2-cached-noflip_oicr-' + _KD, 'kd', 'teacher_oicr'),
+    kd_staged_cached_refined_oicr_noflip=(
+        _B + 'kdwsd-stage2-cached-refined-noflip_oicr-' + _KD, 'kd',
+        'teacher_oicr', 'kd_stage1_oicr'),
+    kd_pred_cached_refined_oicr_noflip=(
+        _B + 'kdwsd-stage2-cached-refined-noflip_oicr-' + _KD, 'kd',
+        'teacher_oicr'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -202,7 +212,11 @@ LABELS = dict(
     kd_staged_cached_oicr_noflip='student 64 px, KD staged, stage 2 on '
     'cached soft targets, no flip (OICR)',
     kd_pred_cached_oicr_noflip='student 64 px, KD prediction level, cached '
-    'soft targets, no flip (OICR)')
+    'soft targets, no flip (OICR)',
+    kd_staged_cached_refined_oicr_noflip='student 64 px, KD staged, stage 2 '
+    'on cached soft targets of the refinement streams, no flip (OICR)',
+    kd_pred_cached_refined_oicr_noflip='student 64 px, KD prediction level, '
+    'cached soft targets of the refinement streams, no flip (OICR)')
 #: the baseline and reference a distilled student is measured against,
 #: where they are not ``baseline`` and ``reference``: the students without
 #: flips (``*_noflip``) against those without flips (the same
@@ -405,11 +419,16 @@ def soft_target_name(cfg) -> str:
     views: ``soft_targets.pkl`` at the paper's t_c = t_d = 0.5, else
     ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``);
     ``_flip`` before ``.pkl`` with the flipped view
-    (``soft_target_cache=dict(flip=True)``)."""
-    from mmkdwsd.apis.soft_targets import cache_flip, pred_temperatures
-    t_c, t_d = pred_temperatures(cfg.model.get('pred_distill')).values()
+    (``soft_target_cache=dict(flip=True)``); ``soft_targets_refined.pkl``
+    from an OICR teacher's refinement streams (``target_source``)."""
+    from mmkdwsd.apis.soft_targets import (cache_flip, pred_temperatures,
+                                           target_source)
+    pred = cfg.model.get('pred_distill')
+    t_c, t_d = pred_temperatures(pred).values()
     name = 'soft_targets' if (t_c, t_d) == (0.5, 0.5) else \
         f'soft_targets_tc{t_c:g}_td{t_d:g}'
+    if target_source(pred) != 'wsddn':
+        name = f'soft_targets_{target_source(pred)}'  # no temperatures
     return name + ('_flip' if cache_flip(cfg) else '') + '.pkl'
 
 

@@ -13,7 +13,8 @@ from torch import Tensor
 
 from mmkdwsd.registry import MODELS
 from mmkdwsd.utils import model_num_classes, unwrap_preprocessor_cfg
-from ..losses import stack_soft_targets, wsddn_soft_targets
+from ..losses import (refined_soft_targets, stack_soft_targets,
+                      wsddn_soft_targets)
 
 ForwardResults = Union[Dict[str, Tensor], list, Tensor]
 
@@ -59,7 +60,11 @@ class KDWSDDistiller(BaseModel):
             Defaults to None (off).
         pred_distill (dict, optional): Prediction-level settings:
             ``cls_temperature``, ``det_temperature``, ``student_temperature``,
-            ``learnable_scale``, ``loss``, and ``soft_targets``: 'online'
+            ``learnable_scale``, ``loss``, ``target_source``: 'wsddn'
+            (the paper's ``p'`` from the WSDDN streams, at the two
+            temperatures) or 'refined' (an OICR teacher's refinement
+            streams: each class's most confident region,
+            :func:`refined_soft_targets`), and ``soft_targets``: 'online'
             (the teacher runs on every batch's teacher view, the official
             release) or 'cached' (each student sample carries the
             ``soft_target`` that ``tools/cache_soft_targets.py`` computed
@@ -112,6 +117,7 @@ class KDWSDDistiller(BaseModel):
             init_cfg=init_cfg)
         self.teacher_cfg = teacher_cfg
         self.teacher = MODELS.build(teacher_model)
+        self._check_target_source((pred_distill or {}).get('target_source'))
         self.student = MODELS.build(student)
         self.num_classes = self._check_num_classes(num_classes)
         if teacher_ckpt is not None:
@@ -149,6 +155,22 @@ class KDWSDDistiller(BaseModel):
                 pred_distill.get('loss', dict(type='MultiLabelKDLoss')))
 
     # ---------------------------------------------------------------- setup
+    def _check_target_source(self, source: Optional[str]) -> None:
+        """Refuse an unknown ``pred_distill.target_source``, and 'refined'
+        with a teacher without refinement streams."""
+        if source not in (None, 'wsddn', 'refined'):
+            raise ValueError(
+                "KDWSDDistiller: pred_distill.target_source must be 'wsddn' "
+                f"or 'refined', got {source!r}")
+        head = getattr(getattr(self.teacher, 'roi_head', None), 'bbox_head',
+                       None)
+        if source == 'refined' and not getattr(head, 'with_refine', False):
+            raise ValueError(
+                "KDWSDDistiller: pred_distill.target_source='refined' needs "
+                'a teacher with OICR refinement streams '
+                '(model.roi_head.bbox_head.num_refine > 0 in the teacher '
+                f'config {self.teacher_cfg!r}); this teacher has none')
+
     def _student_layer_module(self) -> nn.Module:
         """The student's module ``feat_distill.student_layer`` (e.g.
         ``'backbone.layer1'``), whose output the feature level pools from
@@ -553,7 +575,10 @@ class KDWSDDistiller(BaseModel):
         }
 
     def get_soft_targets(self, teacher_out: dict) -> Tensor:
-        """Teacher soft targets ``p'`` (N, K) in [0, 1]."""
+        """Teacher soft targets ``p'`` (N, K) in [0, 1], from the source
+        ``pred_distill.target_source`` names."""
+        if self.pred_cfg.get('target_source', 'wsddn') == 'refined':
+            return refined_soft_targets(teacher_out['region_scores'])
         return wsddn_soft_targets(teacher_out['cls_logits'],
                                   teacher_out['det_logits'],
                                   self.pred_cfg.get('cls_temperature', 0.5),

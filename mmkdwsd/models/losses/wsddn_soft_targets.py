@@ -37,6 +37,28 @@ def wsddn_soft_targets(cls_logits: List[Tensor],
     return region_sum(scores, num_rois).clamp(0., 1.)
 
 
+def refined_soft_targets(region_scores: List[Tensor]) -> Tensor:
+    """Image-level soft targets of an OICR teacher's refinement streams.
+
+    ``p'_k = max_r s_{rk}``, where ``s`` is the average foreground softmax
+    of the refinement streams (the region scores the refined teacher
+    detects with, ``WSDDNBBoxHead.get_refined_scores``): a class is as
+    present as its most confident region. The temperatures of the WSDDN
+    streams' targets do not apply (``pred_distill.target_source=
+    'refined'``).
+
+    Args:
+        region_scores (list[Tensor]): Refined region scores per image, each
+            of shape (R_i, K), in [0, 1].
+
+    Returns:
+        Tensor: Soft targets, shape (N, K), in [0, 1].
+    """
+    return torch.stack([
+        scores.float().amax(dim=0) for scores in region_scores
+    ]).clamp(0., 1.)
+
+
 def stack_soft_targets(data_samples: list, logits: Tensor) -> Tensor:
     """The cached soft targets a batch's samples carry, stacked
     (``pred_distill.soft_targets='cached'``).

@@ -4,7 +4,7 @@ from unittest import TestCase
 import torch
 import torch.nn.functional as F
 
-from mmkdwsd.models.losses import wsddn_soft_targets
+from mmkdwsd.models.losses import refined_soft_targets, wsddn_soft_targets
 from mmkdwsd.registry import MODELS
 
 
@@ -44,3 +44,16 @@ class TestWSDDNSoftTargets(TestCase):
             for c, d in zip(cls, det)
         ]).clamp(0., 1.)
         torch.testing.assert_close(wsddn_soft_targets(cls, det), expected)
+
+
+def test_refined_soft_targets_take_each_class_top_region():
+    scores = [
+        torch.tensor([[.1, .7, .0], [.6, .2, .0]]),
+        torch.tensor([[.3, .3, .9]]),
+    ]
+    torch.testing.assert_close(
+        refined_soft_targets(scores),
+        torch.tensor([[.6, .7, .0], [.3, .3, .9]]))
+    # half-precision scores give fp32 targets
+    assert refined_soft_targets([s.half() for s in scores]).dtype == \
+        torch.float32
