@@ -581,14 +581,24 @@ def test_soft_target_names_differ_per_source_temperature_and_view(
             Config.fromfile(osp.join(repo_root, acc.EXPERIMENTS[name][0])))
         for name in ('kd_staged_cached', 'kd_staged_cached_t1',
                      'kd_staged_cached_flip', 'kd_staged_cached_oicr_noflip',
-                     'kd_staged_cached_refined_oicr_noflip')
+                     'kd_staged_cached_refined_oicr_noflip',
+                     'kd_staged_cached_mixed_oicr_noflip')
     }
     assert names == dict(
         kd_staged_cached='soft_targets.pkl',
         kd_staged_cached_t1='soft_targets_tc1_td1.pkl',
         kd_staged_cached_flip='soft_targets_flip.pkl',
         kd_staged_cached_oicr_noflip='soft_targets.pkl',
-        kd_staged_cached_refined_oicr_noflip='soft_targets_refined.pkl')
+        kd_staged_cached_refined_oicr_noflip='soft_targets_refined.pkl',
+        kd_staged_cached_mixed_oicr_noflip='soft_targets_mixed.pkl')
+    # a mixed source keeps the temperatures, a refined one has none
+    cfg = Config.fromfile(
+        osp.join(repo_root,
+                 acc.EXPERIMENTS['kd_staged_cached_mixed_oicr_noflip'][0]))
+    cfg.model.pred_distill.update(cls_temperature=1., det_temperature=1.)
+    assert acc.soft_target_name(cfg) == 'soft_targets_mixed_tc1_td1.pkl'
+    cfg.model.pred_distill.target_source = 'refined'
+    assert acc.soft_target_name(cfg) == 'soft_targets_refined.pkl'
 
 
 def test_gpu_session_dry_run(repo_root, tmp_path):

@@ -351,8 +351,9 @@ def test_refined_targets_are_the_oicr_teachers_top_regions(
         repo_root, tiny_multidigits, tmp_path_factory, tmp_path):
     """pred_distill.target_source='refined': each class's most confident
     region under an OICR teacher's refined scores, recorded in the meta;
-    the training check refuses the file for the WSDDN-stream targets and
-    the reverse; a teacher without refinement streams is refused."""
+    'mixed': the mean of those and the WSDDN streams'; the training check
+    refuses the file for the WSDDN-stream targets and the reverse; a
+    teacher without refinement streams is refused."""
     from mmkdwsd.apis import check_soft_target_file
     from mmkdwsd.datasets import SoftTargetError
     ckpt = _seeded_teacher(tmp_path_factory, repo_root, OICR_CFG)
@@ -373,6 +374,23 @@ def test_refined_targets_are_the_oicr_teachers_top_regions(
         # another source than the WSDDN streams' p'
         assert np.abs(saved['targets'][key] -
                       wsddn['targets'][key]).max() > 1e-3
+    # 'mixed': the mean of the two, per image and class
+    mixed_cfg = _cfg(repo_root, tiny_multidigits, ckpt, OICR_CFG,
+                     target_source='mixed')
+    mixed = cache_soft_targets(
+        mixed_cfg, str(tmp_path / 'mixed.pkl'), num_workers=0,
+        progress=False)
+    assert mixed['meta']['target_source'] == 'mixed'
+    assert mixed['targets'].keys() == saved['targets'].keys()
+    for key in saved['targets']:
+        np.testing.assert_allclose(
+            mixed['targets'][key],
+            (saved['targets'][key] + wsddn['targets'][key]) / 2,
+            atol=1e-5)
+    mixed_cfg.train_dataloader.dataset.soft_target_file = out
+    with pytest.raises(SoftTargetError, match="from the 'refined' teacher "
+                       r"streams .*target_source is 'mixed'"):
+        check_soft_target_file(mixed_cfg)
 
     refined_cfg.train_dataloader.dataset.soft_target_file = out
     assert check_soft_target_file(refined_cfg) == out
@@ -390,7 +408,9 @@ def test_refined_targets_are_the_oicr_teachers_top_regions(
     with pytest.raises(SoftTargetError, match="from the 'wsddn' teacher"):
         check_soft_target_file(refined_cfg)
 
-    wsddn_teacher = _cfg(repo_root, tiny_multidigits, ckpt,
-                         target_source='refined')
-    with pytest.raises(ValueError, match='num_refine > 0'):
-        MODELS.build(wsddn_teacher.model)
+    for source in ('refined', 'mixed'):
+        wsddn_teacher = _cfg(repo_root, tiny_multidigits, ckpt,
+                             target_source=source)
+        with pytest.raises(ValueError, match=f'{source!r} needs a teacher '
+                           r'with OICR .*num_refine > 0'):
+            MODELS.build(wsddn_teacher.model)

@@ -46,7 +46,8 @@ student learns from the view it sees, as from the online teacher), and
 ``kd_staged_cached_refined_oicr_noflip`` and
 ``kd_pred_cached_refined_oicr_noflip`` the same two on soft targets from
 its refinement streams (``pred_distill.target_source='refined'``) instead
-of its WSDDN streams.
+of its WSDDN streams, and ``kd_staged_cached_mixed_oicr_noflip`` the staged
+one on the mean of both (``target_source='mixed'``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -161,7 +162,10 @@ EXPERIMENTS = dict(
         'teacher_oicr', 'kd_stage1_oicr'),
     kd_pred_cached_refined_oicr_noflip=(
         _B + 'kdwsd-stage2-cached-refined-noflip_oicr-' + _KD, 'kd',
-        'teacher_oicr'))
+        'teacher_oicr'),
+    kd_staged_cached_mixed_oicr_noflip=(
+        _B + 'kdwsd-stage2-cached-mixed-noflip_oicr-' + _KD, 'kd',
+        'teacher_oicr', 'kd_stage1_oicr'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -216,7 +220,10 @@ LABELS = dict(
     kd_staged_cached_refined_oicr_noflip='student 64 px, KD staged, stage 2 '
     'on cached soft targets of the refinement streams, no flip (OICR)',
     kd_pred_cached_refined_oicr_noflip='student 64 px, KD prediction level, '
-    'cached soft targets of the refinement streams, no flip (OICR)')
+    'cached soft targets of the refinement streams, no flip (OICR)',
+    kd_staged_cached_mixed_oicr_noflip='student 64 px, KD staged, stage 2 '
+    'on cached soft targets, mean of the WSDDN and refinement streams\', no '
+    'flip (OICR)')
 #: the baseline and reference a distilled student is measured against,
 #: where they are not ``baseline`` and ``reference``: the students without
 #: flips (``*_noflip``) against those without flips (the same
@@ -420,15 +427,17 @@ def soft_target_name(cfg) -> str:
     ``soft_targets_tc{t_c}_td{t_d}.pkl`` (``soft_targets_tc1_td1.pkl``);
     ``_flip`` before ``.pkl`` with the flipped view
     (``soft_target_cache=dict(flip=True)``); ``soft_targets_refined.pkl``
-    from an OICR teacher's refinement streams (``target_source``)."""
+    from an OICR teacher's refinement streams (``target_source``: no
+    temperatures), ``soft_targets_mixed.pkl`` (``_tc.._td..`` as above)
+    from both."""
     from mmkdwsd.apis.soft_targets import (cache_flip, pred_temperatures,
                                            target_source)
     pred = cfg.model.get('pred_distill')
     t_c, t_d = pred_temperatures(pred).values()
-    name = 'soft_targets' if (t_c, t_d) == (0.5, 0.5) else \
-        f'soft_targets_tc{t_c:g}_td{t_d:g}'
-    if target_source(pred) != 'wsddn':
-        name = f'soft_targets_{target_source(pred)}'  # no temperatures
+    source = target_source(pred)
+    name = 'soft_targets' + ('' if source == 'wsddn' else f'_{source}')
+    if (t_c, t_d) != (0.5, 0.5) and source != 'refined':
+        name += f'_tc{t_c:g}_td{t_d:g}'
     return name + ('_flip' if cache_flip(cfg) else '') + '.pkl'
 
 

@@ -66,7 +66,8 @@ kd_pred_cached_oicr_noflip kd_pred_cached_refined_oicr_noflip"
   "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
 kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr \
 kd_staged_cached_flip kd_staged_cached_noflip kd_staged_cached_all_noflip \
-kd_staged_cached_oicr_noflip kd_staged_cached_refined_oicr_noflip")
+kd_staged_cached_oicr_noflip kd_staged_cached_refined_oicr_noflip \
+kd_staged_cached_mixed_oicr_noflip")
 ALL_RUNS="${WAVES[*]}"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers

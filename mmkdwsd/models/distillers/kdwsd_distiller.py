@@ -64,7 +64,8 @@ class KDWSDDistiller(BaseModel):
             (the paper's ``p'`` from the WSDDN streams, at the two
             temperatures) or 'refined' (an OICR teacher's refinement
             streams: each class's most confident region,
-            :func:`refined_soft_targets`), and ``soft_targets``: 'online'
+            :func:`refined_soft_targets`; no temperatures) or 'mixed' (the
+            mean of the two), and ``soft_targets``: 'online'
             (the teacher runs on every batch's teacher view, the official
             release) or 'cached' (each student sample carries the
             ``soft_target`` that ``tools/cache_soft_targets.py`` computed
@@ -157,16 +158,17 @@ class KDWSDDistiller(BaseModel):
     # ---------------------------------------------------------------- setup
     def _check_target_source(self, source: Optional[str]) -> None:
         """Refuse an unknown ``pred_distill.target_source``, and 'refined'
-        with a teacher without refinement streams."""
-        if source not in (None, 'wsddn', 'refined'):
+        or 'mixed' with a teacher without refinement streams."""
+        if source not in (None, 'wsddn', 'refined', 'mixed'):
             raise ValueError(
-                "KDWSDDistiller: pred_distill.target_source must be 'wsddn' "
-                f"or 'refined', got {source!r}")
+                "KDWSDDistiller: pred_distill.target_source must be 'wsddn', "
+                f"'refined' or 'mixed', got {source!r}")
         head = getattr(getattr(self.teacher, 'roi_head', None), 'bbox_head',
                        None)
-        if source == 'refined' and not getattr(head, 'with_refine', False):
+        if source in ('refined', 'mixed') and not getattr(
+                head, 'with_refine', False):
             raise ValueError(
-                "KDWSDDistiller: pred_distill.target_source='refined' needs "
+                f'KDWSDDistiller: pred_distill.target_source={source!r} needs '
                 'a teacher with OICR refinement streams '
                 '(model.roi_head.bbox_head.num_refine > 0 in the teacher '
                 f'config {self.teacher_cfg!r}); this teacher has none')
@@ -577,12 +579,17 @@ class KDWSDDistiller(BaseModel):
     def get_soft_targets(self, teacher_out: dict) -> Tensor:
         """Teacher soft targets ``p'`` (N, K) in [0, 1], from the source
         ``pred_distill.target_source`` names."""
-        if self.pred_cfg.get('target_source', 'wsddn') == 'refined':
+        source = self.pred_cfg.get('target_source', 'wsddn')
+        if source == 'refined':
             return refined_soft_targets(teacher_out['region_scores'])
-        return wsddn_soft_targets(teacher_out['cls_logits'],
-                                  teacher_out['det_logits'],
-                                  self.pred_cfg.get('cls_temperature', 0.5),
-                                  self.pred_cfg.get('det_temperature', 0.5))
+        targets = wsddn_soft_targets(
+            teacher_out['cls_logits'], teacher_out['det_logits'],
+            self.pred_cfg.get('cls_temperature', 0.5),
+            self.pred_cfg.get('det_temperature', 0.5))
+        if source == 'mixed':
+            refined = refined_soft_targets(teacher_out['region_scores'])
+            targets = 0.5 * (targets + refined)
+        return targets
 
     # -------------------------------------------------------------- predict
     def predict(self,

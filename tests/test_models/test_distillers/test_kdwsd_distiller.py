@@ -199,13 +199,15 @@ class TestKDWSDDistiller(TestCase):
         with self.assertRaisesRegex(ValueError, "soft_targets must be "
                                     "'online' or 'cached', got 'offline'"):
             self.build(pred_distill=dict(PRED, soft_targets='offline'))
-        with self.assertRaisesRegex(ValueError, "target_source must be "
-                                    "'wsddn' or 'refined', got 'oicr'"):
+        with self.assertRaisesRegex(
+                ValueError, "target_source must be 'wsddn', 'refined' or "
+                "'mixed', got 'oicr'"):
             self.build(pred_distill=dict(PRED, target_source='oicr'))
         # the toy teacher has no refinement streams
-        with self.assertRaisesRegex(ValueError, 'needs a teacher with OICR '
-                                    'refinement streams'):
-            self.build(pred_distill=dict(PRED, target_source='refined'))
+        for source in ('refined', 'mixed'):
+            with self.assertRaisesRegex(ValueError, 'needs a teacher with '
+                                        'OICR refinement streams'):
+                self.build(pred_distill=dict(PRED, target_source=source))
 
     def test_class_mismatch(self):
         with self.assertRaisesRegex(
