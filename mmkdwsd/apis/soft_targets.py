@@ -113,15 +113,16 @@ def pred_temperatures(pred_cfg: Optional[dict]) -> dict:
 def _meta(cfg: Config, model, split: str, num_classes: int,
           flip: bool) -> dict:
     teacher_cfg = cfg.model['teacher_cfg']
+    source = target_source(model.pred_cfg)
     meta = dict(
         num_classes=num_classes,
-        **pred_temperatures(model.pred_cfg),
+        # the refinement streams' targets have no temperatures
+        **({} if source == 'refined' else pred_temperatures(model.pred_cfg)),
         teacher_cfg=teacher_cfg if isinstance(teacher_cfg, str) else 'dict',
         teacher_ckpt=cfg.model.get('teacher_ckpt'),
         split=split)
     if flip:
         meta['views'] = list(FLIP_VIEWS)
-    source = target_source(model.pred_cfg)
     if source != 'wsddn':  # absent: the paper's WSDDN-stream targets
         meta['target_source'] = source
     return meta
@@ -205,13 +206,6 @@ def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
     if not path or not osp.isfile(path):
         return None
     meta = load_soft_target_file(path)['meta']
-    for key, want in pred_temperatures(pred).items():
-        if key in meta and float(meta[key]) != want:
-            raise SoftTargetError(
-                f'Soft-target file {path} was computed at {key} '
-                f'{meta[key]}, but model.pred_distill.{key} is {want}: '
-                'recompute it with tools/cache_soft_targets.py CONFIG (or '
-                f'set model.pred_distill.{key}={meta[key]})')
     want = target_source(pred)
     have = meta.get('target_source', 'wsddn')
     if have != want:
@@ -221,6 +215,13 @@ def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
             f'target_source is {want!r}: recompute it with '
             'tools/cache_soft_targets.py CONFIG (or set model.pred_distill.'
             f'target_source={have!r})')
+    for key, want in pred_temperatures(pred).items():
+        if key in meta and float(meta[key]) != want:
+            raise SoftTargetError(
+                f'Soft-target file {path} was computed at {key} '
+                f'{meta[key]}, but model.pred_distill.{key} is {want}: '
+                'recompute it with tools/cache_soft_targets.py CONFIG (or '
+                f'set model.pred_distill.{key}={meta[key]})')
     flip = cache_flip(cfg)
     if (soft_target_views(meta) == 2) != flip:
         raise SoftTargetError(

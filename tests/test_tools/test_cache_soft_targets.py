@@ -381,6 +381,7 @@ def test_refined_targets_are_the_oicr_teachers_top_regions(
         mixed_cfg, str(tmp_path / 'mixed.pkl'), num_workers=0,
         progress=False)
     assert mixed['meta']['target_source'] == 'mixed'
+    assert mixed['meta']['cls_temperature'] == 0.5  # its WSDDN half's
     assert mixed['targets'].keys() == saved['targets'].keys()
     for key in saved['targets']:
         np.testing.assert_allclose(
@@ -393,6 +394,11 @@ def test_refined_targets_are_the_oicr_teachers_top_regions(
         check_soft_target_file(mixed_cfg)
 
     refined_cfg.train_dataloader.dataset.soft_target_file = out
+    assert check_soft_target_file(refined_cfg) == out
+    # no temperatures recorded, none checked: the refined targets have none
+    assert 'cls_temperature' not in saved['meta']
+    refined_cfg.model.pred_distill.update(cls_temperature=1.,
+                                          det_temperature=1.)
     assert check_soft_target_file(refined_cfg) == out
     plain_cfg = _cfg(repo_root, tiny_multidigits, ckpt, OICR_CFG)
     plain_cfg.train_dataloader.dataset.soft_target_file = out
