@@ -3,8 +3,8 @@
 # better ranked) and its refinement streams' (each class's top refined
 # region, sparser on absent classes): does the student keep the refined
 # targets' mAP and the WSDDN ones' F1 at the 0.5 threshold?
-# (docs/benchmarks.md section 1, "A second seed, and OICR's refinement
-# streams as the source of its soft targets").
+# (docs/benchmarks.md section 1, "A third seed, and the mean of both
+# sources of OICR's soft targets").
 _base_ = [
     './kdwsd-stage2-cached-noflip_oicr-resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'  # noqa
 ]
