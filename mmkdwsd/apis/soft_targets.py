@@ -102,8 +102,11 @@ def _split_dataset_cfg(cfg: Config, split: str,
 def pred_temperatures(pred_cfg: Optional[dict]) -> dict:
     """``cls_temperature`` and ``det_temperature`` of a prediction-level
     config (the distiller's default 0.5, the paper's, where unset), as a
-    soft-target file's ``meta`` records them."""
+    soft-target file's ``meta`` records them; none for the 'refined'
+    ``target_source``, whose targets have no temperatures."""
     pred_cfg = pred_cfg or {}
+    if target_source(pred_cfg) == 'refined':
+        return {}
     return {
         key: float(pred_cfg.get(key, 0.5))
         for key in ('cls_temperature', 'det_temperature')
@@ -116,8 +119,7 @@ def _meta(cfg: Config, model, split: str, num_classes: int,
     source = target_source(model.pred_cfg)
     meta = dict(
         num_classes=num_classes,
-        # the refinement streams' targets have no temperatures
-        **({} if source == 'refined' else pred_temperatures(model.pred_cfg)),
+        **pred_temperatures(model.pred_cfg),
         teacher_cfg=teacher_cfg if isinstance(teacher_cfg, str) else 'dict',
         teacher_ckpt=cfg.model.get('teacher_ckpt'),
         split=split)

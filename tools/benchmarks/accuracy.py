@@ -433,11 +433,11 @@ def soft_target_name(cfg) -> str:
     from mmkdwsd.apis.soft_targets import (cache_flip, pred_temperatures,
                                            target_source)
     pred = cfg.model.get('pred_distill')
-    t_c, t_d = pred_temperatures(pred).values()
+    temps = tuple(pred_temperatures(pred).values())  # none for 'refined'
     source = target_source(pred)
     name = 'soft_targets' + ('' if source == 'wsddn' else f'_{source}')
-    if (t_c, t_d) != (0.5, 0.5) and source != 'refined':
-        name += f'_tc{t_c:g}_td{t_d:g}'
+    if temps and temps != (0.5, 0.5):
+        name += '_tc{:g}_td{:g}'.format(*temps)
     return name + ('_flip' if cache_flip(cfg) else '') + '.pkl'
 
 
