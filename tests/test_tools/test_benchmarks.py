@@ -174,6 +174,8 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
     out = run_script('accuracy.py', '--aggregate', '--work-dir',
                      str(tmp_path))
     assert f'skipped {broken}: not a readable done-marker' in out
+    # no OICR run: no seed-by-seed comparison with WSDDN
+    assert 'seed by seed' not in out
     header, rows = _table(out, 'distilled student')
     assert header[-3:] == ['gap recovered per seed', 'gain > 2 std',
                            'against']
@@ -208,6 +210,66 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
         'distilled student']]
     assert noflip['against'] == 'baseline_noflip, reference_noflip'
     assert noflip['gap recovered per seed'] == '50%'
+
+
+def _write_runs(root, maps, metric='mAP'):
+    """done.json markers of finished runs: {experiment: [value per seed]}
+    (None leaves that seed out)."""
+    for name, values in maps.items():
+        prefix = 'student/' if name.startswith('kd') else 'multidigits/'
+        for seed, value in enumerate(values):
+            if value is None:
+                continue
+            folder = root / name / f'seed{seed}'
+            folder.mkdir(parents=True, exist_ok=True)
+            marker = folder / 'done.json'
+            metrics = (json.loads(marker.read_text())['metrics']
+                       if marker.exists() else {})
+            metrics[prefix + metric] = value
+            marker.write_text(json.dumps(dict(
+                experiment=name, seed=seed, metrics=metrics, commit='abc',
+                date='d', device='cpu')))
+
+
+def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
+    """Each OICR run against the same run with WSDDN on their common
+    seeds: differences, mean +- std, seeds ahead, the t interval."""
+    _write_runs(tmp_path, dict(teacher_wsddn=[50.0, 40.0, 60.0],
+                               teacher_oicr=[60.0, 50.0, 71.0]), 'CorLoc')
+    _write_runs(tmp_path, dict(teacher_wsddn=[30.0, 20.0, 40.0],
+                               teacher_oicr=[20.0, 11.0, 29.0]), 'det_mAP')
+    _write_runs(tmp_path, dict(
+        kd_staged_cached_noflip=[60.0, 70.0, 65.0, None],
+        # seed 3 has no WSDDN run to pair with: left out
+        kd_staged_cached_mixed_oicr_noflip=[61.0, 72.0, 68.0, 99.0],
+        kd_pred_cached_noflip=[55.0], kd_pred_cached_oicr_noflip=[54.0]))
+    out = run_script('accuracy.py', '--aggregate', '--work-dir',
+                     str(tmp_path))
+    assert '### The refined teacher (OICR) against WSDDN, seed by seed' in out
+    _, rows = _table(out, 'OICR run')
+    by = {(r['OICR run'], r['metric']): r for r in rows}
+    assert len(rows) == 4
+    corloc = by[('teacher OICR 128 px', 'CorLoc')]
+    assert corloc['against (WSDDN)'] == 'teacher_wsddn'
+    assert corloc['difference per seed'] == '+10.0 / +10.0 / +11.0'
+    assert corloc['mean ± std'] == '+10.3 ± 0.6'
+    assert corloc['OICR ahead at'] == '3 of 3'
+    # t(0.975, 2 df) = 4.303: half width 4.303 * 0.577 / sqrt(3) = 1.43
+    assert corloc['95% interval of the mean'] == '[+8.9, +11.8] (OICR ahead)'
+    det = by[('teacher OICR 128 px', 'det mAP@0.5')]
+    assert det['95% interval of the mean'] == '[-12.5, -7.5] (WSDDN ahead)'
+    assert det['OICR ahead at'] == '0 of 3'
+    mixed = by[('student 64 px, KD staged, stage 2 on cached soft targets, '
+                "mean of the WSDDN and refinement streams', no flip (OICR)",
+                'mAP')]
+    assert mixed['seeds'] == '0,1,2'
+    assert mixed['difference per seed'] == '+1.0 / +2.0 / +3.0'
+    # mean 2, std 1: half width 4.303 / sqrt(3) = 2.48
+    assert mixed['95% interval of the mean'] == '[-0.5, +4.5] (includes 0)'
+    pred = by[('student 64 px, KD prediction level, cached soft targets, '
+               'no flip (OICR)', 'mAP')]
+    assert pred['95% interval of the mean'] == 'n/a (one seed)'
+    assert pred['OICR ahead at'] == '0 of 1'
 
 
 def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
