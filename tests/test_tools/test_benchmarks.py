@@ -429,6 +429,79 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
                                           '13%)']))
     _check_staged_gain_decomposition(repo_root, work)
     _check_mosaic_transfer_set(repo_root, work, data, str(tmp_path))
+    _check_large_schedule_ablation(repo_root, work, str(tmp_path))
+    _check_data_scaling_probe(repo_root, data, str(tmp_path))
+
+
+def _check_large_schedule_ablation(repo_root, work, tmp):
+    """large_schedule_ablation.sh on the finished tiny work dir, three of
+    its runs (RUNS): a distilled student from a random start and one from
+    stage 1's student (a plain student's config is the staged one's
+    without the distiller)."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'large_schedule_ablation.sh')
+    out = osp.join(tmp, 'x_schedule')
+    env = dict(os.environ, PY=sys.executable)
+    proc = subprocess.run(['bash', script, work, '0', out],
+                          env=dict(env, RUNS='baseline_15e nope'),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "RUNS: unknown run 'nope'; the runs are: baseline_15e" in \
+        proc.stderr
+    assert 'training' not in proc.stdout
+    env['RUNS'] = 'pred_15e staged_pred_15e'
+    proc = subprocess.run(['bash', script, work, '0', out], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count('training ') == 2, proc.stdout
+    for label in ('labels + prediction level, 15 epochs, no stage 1',
+                  'stage 1 (15 epochs), then labels + prediction level, '
+                  '15 epochs'):
+        assert re.search(rf'^{re.escape(label)}: mAP: \d+\.\d+$',
+                         proc.stdout, re.M), proc.stdout
+    for name, staged_start in (('pred_15e', False),
+                               ('staged_pred_15e', True)):
+        cfg = mmengine.Config.fromfile(osp.join(out, 'configs',
+                                                name + '.py'))
+        assert cfg.train_cfg.max_epochs == 15
+        log = open(osp.join(out, name + '.log')).read()
+        assert ('load student. in model from' in log) == staged_start
+    # a rerun trains nothing and prints the same table
+    again = subprocess.run(['bash', script, work, '0', out], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and 'training ' not in again.stdout
+    assert again.stdout.splitlines()[-2:] == proc.stdout.splitlines()[-2:]
+
+
+def _check_data_scaling_probe(repo_root, data, tmp):
+    """data_scaling_probe.sh on the tiny scenes: a larger set of the same
+    seed whose first scenes are the tiny set's, the baseline trained on it;
+    a set whose val split differs is refused before any training."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'data_scaling_probe.sh')
+    out = osp.join(tmp, 'x_scaling')
+    env = dict(os.environ, PY=sys.executable, DATA_ROOT=data, WORKERS='1',
+               BIG_ROOT=osp.join(tmp, 'md24'), NUM_VAL='8')
+    proc = subprocess.run(['bash', script, '24', '1', '0', out], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    big = osp.realpath(osp.join(tmp, 'md24'))
+    assert f"train: the first 16 of 24 scenes are {osp.realpath(data)}'s" \
+        in proc.stdout, proc.stdout
+    assert 'val: the first 8 of 8 scenes' in proc.stdout
+    assert re.search(r'^baseline_train24_1e_seed0: val mAP \d+\.\d+$',
+                     proc.stdout, re.M), proc.stdout
+    cfg = mmengine.Config.fromfile(
+        osp.join(out, 'configs', 'baseline_train24_1e_seed0.py'))
+    assert cfg.train_dataloader.dataset.dataset.data_root == big + '/'
+    # 4 val scenes instead of the benchmark's 8: refused, nothing trained
+    env.update(BIG_ROOT=osp.join(tmp, 'md20'), NUM_VAL='4')
+    proc = subprocess.run(['bash', script, '20', '1', '0', out], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert (f"{osp.realpath(osp.join(tmp, 'md20'))}: its first 8 val scenes "
+            'differ from') in proc.stderr, proc.stderr
+    assert not osp.exists(osp.join(out, 'baseline_train20_1e_seed0'))
 
 
 def _check_mosaic_transfer_set(repo_root, work, data, tmp):

@@ -11,6 +11,11 @@
 # A rerun skips the finished runs ($OUT/NAME.done).
 # Usage: bash tools/analysis_tools/data_scaling_probe.sh \
 #   [NUM_TRAIN] [EPOCHS] [SEED] [OUT]
+# Environment: DATA_ROOT (the benchmark's data, default
+# data/multidigits_large), BIG_ROOT (where the larger set goes, default
+# data/multidigits_large_trainNUM_TRAIN), NUM_VAL (its val scenes, default
+# the preset's: set it to DATA_ROOT's when that was generated with another
+# number), WORKERS (generator processes, default 2).
 # e.g. ... 40000 "15 60" 0: 15 epochs of 40,000 scenes are the steps of the
 # baseline's 60 epochs of 10,000.
 set -euo pipefail
@@ -21,13 +26,14 @@ SEED=${3:-0}
 OUT=$(realpath -m "${4:-work_dirs/benchmarks/x_data_scaling}")
 PY=${PY:-.venv/bin/python}
 DATA=$(realpath -m "${DATA_ROOT:-data/multidigits_large}")
-BIG=$(realpath -m "data/multidigits_large_train$NUM")
+BIG=$(realpath -m "${BIG_ROOT:-data/multidigits_large_train$NUM}")
 . tools/analysis_tools/bench_ablation_lib.sh
 mkdir -p "$OUT/configs"
 
 if [ ! -f "$BIG/annotations/instances_train.json" ]; then
   $PY tools/generate_multidigits.py --preset large --seed 0 \
-    --num-train "$NUM" --out-dir "$BIG" --workers "${WORKERS:-2}"
+    --num-train "$NUM" ${NUM_VAL:+--num-val "$NUM_VAL"} --out-dir "$BIG" \
+    --workers "${WORKERS:-2}" --no-progress
 fi
 $PY - "$DATA" "$BIG" <<'PY'
 import json

@@ -14,6 +14,8 @@
 # rerun skips the finished runs ($OUT/NAME.done).
 # Usage: bash tools/analysis_tools/large_schedule_ablation.sh \
 #   [WORK_DIR] [SEED] [OUT]
+# RUNS="baseline_60e staged_pred_30e ..." trains (and prints) only those
+# runs (the names below; default: all).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/accuracy}")
@@ -27,9 +29,13 @@ PRED=$(saved_config kd_staged_cached "$SEED")  # stage 2: labels + prediction le
 FEAT=$(saved_config kd_staged_feat_cached "$SEED")  # ... + feature level
 mkdir -p "$OUT/configs"
 
-NAMES=() LABELS=()
+NAMES=() LABELS=() KNOWN=() MODE=list
 run() {  # NAME LABEL BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- plain student)
   local cfg=$OUT/configs/$1.py init=''
+  if [ "$MODE" = list ]; then KNOWN+=("$1"); return 0; fi
+  if [ -n "${RUNS:-}" ] && [[ " $RUNS " != *" $1 "* ]]; then
+    return 0
+  fi
   NAMES+=("$1") LABELS+=("$2")
   [ "$6" = 0 ] && init='model = dict(student=dict(init_cfg=None))'
   printf "_base_ = ['%s']\n%s\n%s\n" "$3" "$init" "$(schedule "$4" "$5")" \
@@ -44,6 +50,7 @@ run() {  # NAME LABEL BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- plain student)
 }
 
 S1='stage 1 (15 epochs), then labels +'
+plan() {
 run baseline_15e "labels only, 15 epochs" "$BASE" 15 1 -
 run baseline_45e "labels only, 45 epochs" "$BASE" 45 1 -
 run baseline_60e "labels only, 60 epochs" "$BASE" 60 1 -
@@ -60,6 +67,14 @@ run staged_feat_15e "$S1 prediction + feature, 15 epochs" "$FEAT" 15 0 1
 run staged_pred_30e "$S1 prediction level, 30 epochs" "$PRED" 30 1 1
 run staged_feat_30e "$S1 prediction + feature, 30 epochs" "$FEAT" 30 1 1
 run staged_pred_60e "$S1 prediction level, 60 epochs" "$PRED" 60 1 1
+}
+plan
+for r in ${RUNS:-}; do
+  [[ " ${KNOWN[*]} " == *" $r "* ]] || {
+    echo "RUNS: unknown run '$r'; the runs are: ${KNOWN[*]}" >&2; exit 1; }
+done
+MODE=train
+plan
 echo "seed $SEED, val mAP of the 64 px student (baseline 30 epochs:" \
   "$(grep -o '"mAP": [0-9.]*' "$WORK/baseline/seed$SEED/done.json")):"
 for i in "${!NAMES[@]}"; do
