@@ -701,6 +701,29 @@ def test_gpu_session_waves_follow_dependencies(repo_root):
             assert wave_of[need] < wave_of[name], (name, need)
 
 
+def test_every_oicr_run_has_its_wsddn_counterpart(repo_root):
+    """accuracy.py's WSDDN_OF pairs each OICR run that learns the labels
+    (and the OICR teacher) with the same recipe on the WSDDN teacher: the
+    same start (staged or not) and the same flips."""
+    spec = importlib.util.spec_from_file_location(
+        'bench_accuracy_pairs', osp.join(repo_root, TOOLS, 'accuracy.py'))
+    acc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(acc)
+    exps = acc.EXPERIMENTS
+    oicr = {name for name, (_, kind, teacher, *_) in exps.items()
+            if name == 'teacher_oicr' or (teacher == 'teacher_oicr'
+                                          and name not in acc.STAGE1_RUNS)}
+    assert set(acc.WSDDN_OF) == oicr
+    for name, other in acc.WSDDN_OF.items():
+        assert exps[other][1] == exps[name][1]
+        if name == 'teacher_oicr':
+            assert other == 'teacher_wsddn'
+            continue
+        assert exps[other][2] == 'teacher_wsddn', (name, other)
+        assert (len(exps[other]) > 3) == (len(exps[name]) > 3), (name, other)
+        assert other.endswith('_noflip') == name.endswith('_noflip')
+
+
 def test_soft_target_names_differ_per_source_temperature_and_view(
         repo_root):
     """Each kind of cached soft targets accuracy.py computes has its own
