@@ -842,7 +842,13 @@ def test_proposal_method_probe_tiny(repo_root, tmp_path):
         assert (out / 'ss' / t / 'seed0' / 'done.json').is_file()
         assert f'| {t}-ss | ' in text, text
     assert text.count('| teacher WSDDN 128 px |') == 1, text
-    assert text.count('| teacher OICR 128 px |') == 1, text
+    # the OICR teacher's row, then its seed-by-seed rows against WSDDN
+    teachers = text.split('### teachers on ss proposals')[1].split('###')[0]
+    assert teachers.count('| teacher OICR 128 px |') == 3, teachers
+    for metric in ('CorLoc', 'det mAP@0.5'):
+        assert (f'| teacher OICR 128 px | teacher_wsddn | {metric} | 0 |'
+                in teachers), teachers
+    assert '| OICR run | against (WSDDN) |' in teachers
 
 
 def test_proposal_method_probe_students_tiny(repo_root, tmp_path):

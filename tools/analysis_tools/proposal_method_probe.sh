@@ -91,8 +91,17 @@ $PY tools/analysis_tools/proposal_recall.py \
 for m in $METHODS; do
   table=$($PY tools/benchmarks/accuracy.py --aggregate --work-dir "$OUT/$m")
   echo "### teachers on $m proposals"
-  grep -E '^\| (model|teacher)' <<< "$table" |
+  # the teacher rows of the first table (the models'), then those of the
+  # seed-by-seed comparison of OICR with WSDDN (CorLoc, det mAP), if any
+  awk '/^\| model/ {t = 1} t && !/^\|/ {exit} t' <<< "$table" |
+    grep -E '^\| (model|teacher)' |
     sed '1a |---|---|---|---|---|---|---|---|---|---|' || true
+  paired=$(awk '/^\| OICR run/ {t = 1} t && !/^\|/ {exit} t' <<< "$table")
+  if grep -q '^| teacher' <<< "$paired"; then
+    echo
+    grep -E '^\| (OICR run|teacher)' <<< "$paired" |
+      sed '1a |---|---|---|---|---|---|---|---|'
+  fi
   if [ -n "$STUDENTS" ]; then
     echo "### students on $m proposals"
     grep -vE '^\| teacher' <<< "$table" || true
