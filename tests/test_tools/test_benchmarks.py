@@ -434,10 +434,11 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
 
 
 def _check_large_schedule_ablation(repo_root, work, tmp):
-    """large_schedule_ablation.sh on the finished tiny work dir, three of
+    """large_schedule_ablation.sh on the finished tiny work dir, two of
     its runs (RUNS): a distilled student from a random start and one from
-    stage 1's student (a plain student's config is the staged one's
-    without the distiller)."""
+    stage 1's student (a plain student's run writes its config as the
+    staged one does, with no start override); an unknown run name is
+    refused before any training."""
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'large_schedule_ablation.sh')
     out = osp.join(tmp, 'x_schedule')

@@ -33,7 +33,7 @@ mkdir -p "$OUT/configs"
 if [ ! -f "$BIG/annotations/instances_train.json" ]; then
   $PY tools/generate_multidigits.py --preset large --seed 0 \
     --num-train "$NUM" ${NUM_VAL:+--num-val "$NUM_VAL"} --out-dir "$BIG" \
-    --workers "${WORKERS:-2}" --no-progress
+    --workers "${WORKERS:-2}"
 fi
 $PY - "$DATA" "$BIG" <<'PY'
 import json
