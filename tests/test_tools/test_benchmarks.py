@@ -152,21 +152,32 @@ def test_speed_tiny(run_script, tiny_multidigits, tmp_path):
     assert 'still running' not in (tmp_path / 'speed.md').read_text()
 
 
+def _write_runs(root, maps, metric='mAP'):
+    """done.json markers of finished runs: {experiment: [value per seed]}
+    (None leaves that seed out)."""
+    for name, values in maps.items():
+        prefix = 'student/' if name.startswith('kd') else 'multidigits/'
+        for seed, value in enumerate(values):
+            if value is None:
+                continue
+            folder = root / name / f'seed{seed}'
+            folder.mkdir(parents=True, exist_ok=True)
+            marker = folder / 'done.json'
+            metrics = (json.loads(marker.read_text())['metrics']
+                       if marker.exists() else {})
+            metrics[prefix + metric] = value
+            marker.write_text(json.dumps(dict(
+                experiment=name, seed=seed, metrics=metrics, commit='abc',
+                date='d', device='cpu')))
+
+
 def test_accuracy_gains_per_seed(run_script, tmp_path):
     # the demo's three seeds (docs/design.md): the reference varies with
     # the seed, so each seed's gap is against its own baseline/reference
     maps = dict(baseline=[43.8, 42.7, 42.6], reference=[74.8, 70.2, 66.8],
                 kd_staged_feat=[72.0, 72.4, 68.1], kd_pred=[44.0],
                 baseline_noflip=[50.0], kd_pred_cached_noflip=[56.2])
-    for name, values in maps.items():
-        prefix = 'student/' if name.startswith('kd') else ''
-        for seed, value in enumerate(values):
-            folder = tmp_path / name / f'seed{seed}'
-            folder.mkdir(parents=True)
-            (folder / 'done.json').write_text(json.dumps(dict(
-                experiment=name, seed=seed,
-                metrics={f'{prefix}mAP': value}, commit='abc', date='d',
-                device='cpu')))
+    _write_runs(tmp_path, maps)
     # a damaged marker (a fourth seed) is skipped with a warning naming it
     broken = tmp_path / 'kd_staged_feat' / 'seed3' / 'done.json'
     broken.parent.mkdir()
@@ -198,11 +209,7 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
     assert noflip['against'] == 'baseline_noflip, reference'
     assert noflip['mAP gain'] == '+6.2'
     assert noflip['gap recovered per seed'] == '25%'
-    folder = tmp_path / 'reference_noflip' / 'seed0'
-    folder.mkdir(parents=True)
-    (folder / 'done.json').write_text(json.dumps(dict(
-        experiment='reference_noflip', seed=0, metrics={'mAP': 62.4},
-        commit='abc', date='d', device='cpu')))
+    _write_runs(tmp_path, dict(reference_noflip=[62.4]))
     out = run_script('accuracy.py', '--aggregate', '--work-dir',
                      str(tmp_path))
     _, rows = _table(out, 'distilled student')
@@ -210,25 +217,6 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
         'distilled student']]
     assert noflip['against'] == 'baseline_noflip, reference_noflip'
     assert noflip['gap recovered per seed'] == '50%'
-
-
-def _write_runs(root, maps, metric='mAP'):
-    """done.json markers of finished runs: {experiment: [value per seed]}
-    (None leaves that seed out)."""
-    for name, values in maps.items():
-        prefix = 'student/' if name.startswith('kd') else 'multidigits/'
-        for seed, value in enumerate(values):
-            if value is None:
-                continue
-            folder = root / name / f'seed{seed}'
-            folder.mkdir(parents=True, exist_ok=True)
-            marker = folder / 'done.json'
-            metrics = (json.loads(marker.read_text())['metrics']
-                       if marker.exists() else {})
-            metrics[prefix + metric] = value
-            marker.write_text(json.dumps(dict(
-                experiment=name, seed=seed, metrics=metrics, commit='abc',
-                date='d', device='cpu')))
 
 
 def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
