@@ -699,13 +699,16 @@ def test_every_oicr_run_has_its_wsddn_counterpart(repo_root):
     acc = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(acc)
     exps = acc.EXPERIMENTS
-    oicr = {name for name, (_, kind, teacher, *_) in exps.items()
-            if name == 'teacher_oicr' or (teacher == 'teacher_oicr'
-                                          and name not in acc.STAGE1_RUNS)}
+    refined = {name for name, (_, kind, *_) in exps.items()
+               if kind == 'teacher' and name != 'teacher_wsddn'}
+    oicr = refined | {
+        name for name, (_, kind, teacher, *_) in exps.items()
+        if teacher in refined and name not in acc.STAGE1_RUNS}
+    assert {'teacher_oicr', 'teacher_oicr_graph'} <= refined
     assert set(acc.WSDDN_OF) == oicr
     for name, other in acc.WSDDN_OF.items():
         assert exps[other][1] == exps[name][1]
-        if name == 'teacher_oicr':
+        if name in refined:
             assert other == 'teacher_wsddn'
             continue
         assert exps[other][2] == 'teacher_wsddn', (name, other)

@@ -49,6 +49,10 @@ student learns from the view it sees, as from the online teacher), and
 its refinement streams (``pred_distill.target_source='refined'``) instead
 of its WSDDN streams, and ``kd_staged_cached_mixed_oicr_noflip`` the staged
 one on the mean of both (``target_source='mixed'``).
+``teacher_oicr_graph`` is ``teacher_oicr`` whose refinement streams take
+PCL's graph centres as seeds (``refine_seeds=dict(type='graph')``), and
+``kd_stage1_oicr_graph`` and ``kd_staged_cached_oicr_graph_noflip``
+``kd_stage1_oicr`` and ``kd_staged_cached_oicr_noflip`` with that teacher.
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -113,6 +117,9 @@ EXPERIMENTS = dict(
                    'teacher', None),
     teacher_oicr=(_B + 'oicr_resnet18-tiny_1xb16-20e_multidigits-large.py',
                   'teacher', None),
+    teacher_oicr_graph=(
+        _B + 'oicr-graph_resnet18-tiny_1xb16-20e_multidigits-large.py',
+        'teacher', None),
     kd_pred=(_B + 'kdwsd-pred_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_feat=(_B + 'kdwsd-feat_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_both=(_B + 'kdwsd_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
@@ -166,7 +173,12 @@ EXPERIMENTS = dict(
         'teacher_oicr'),
     kd_staged_cached_mixed_oicr_noflip=(
         _B + 'kdwsd-stage2-cached-mixed-noflip_oicr-' + _KD, 'kd',
-        'teacher_oicr', 'kd_stage1_oicr'))
+        'teacher_oicr', 'kd_stage1_oicr'),
+    kd_stage1_oicr_graph=(_B + 'kdwsd-stage1_oicr-graph-' + _KD, 'kd',
+                          'teacher_oicr_graph'),
+    kd_staged_cached_oicr_graph_noflip=(
+        _B + 'kdwsd-stage2-cached-noflip_oicr-graph-' + _KD, 'kd',
+        'teacher_oicr_graph', 'kd_stage1_oicr_graph'))
 LABELS = dict(
     baseline='student 64 px, no distillation',
     reference='student 128 px (teacher resolution), no distillation',
@@ -175,6 +187,7 @@ LABELS = dict(
     'distillation, no flip',
     teacher_wsddn='teacher WSDDN 128 px',
     teacher_oicr='teacher OICR 128 px',
+    teacher_oicr_graph='teacher OICR 128 px, graph-centre seeds (PCL)',
     kd_pred='student 64 px, KD prediction level (WSDDN)',
     kd_feat='student 64 px, KD feature level (WSDDN)',
     kd_both='student 64 px, KD both (WSDDN)',
@@ -224,7 +237,11 @@ LABELS = dict(
     'cached soft targets of the refinement streams, no flip (OICR)',
     kd_staged_cached_mixed_oicr_noflip='student 64 px, KD staged, stage 2 '
     'on cached soft targets, mean of the WSDDN and refinement streams\', no '
-    'flip (OICR)')
+    'flip (OICR)',
+    kd_stage1_oicr_graph='student 64 px, KD stage 1 only (feature level, no '
+    'head; OICR, graph-centre seeds)',
+    kd_staged_cached_oicr_graph_noflip='student 64 px, KD staged, stage 2 on '
+    'cached soft targets, no flip (OICR, graph-centre seeds)')
 #: the baseline and reference a distilled student is measured against,
 #: where they are not ``baseline`` and ``reference``: the students without
 #: flips (``*_noflip``) against those without flips (the same
@@ -251,13 +268,15 @@ LABEL_RUNS = tuple(
 #: reference's)
 WSDDN_OF = dict(
     teacher_oicr='teacher_wsddn',
+    teacher_oicr_graph='teacher_wsddn',
     kd_both_oicr='kd_both',
     kd_staged_cached_t1_oicr='kd_staged_cached_t1',
     kd_staged_cached_oicr_noflip='kd_staged_cached_noflip',
     kd_staged_cached_refined_oicr_noflip='kd_staged_cached_noflip',
     kd_staged_cached_mixed_oicr_noflip='kd_staged_cached_noflip',
     kd_pred_cached_oicr_noflip='kd_pred_cached_noflip',
-    kd_pred_cached_refined_oicr_noflip='kd_pred_cached_noflip')
+    kd_pred_cached_refined_oicr_noflip='kd_pred_cached_noflip',
+    kd_staged_cached_oicr_graph_noflip='kd_staged_cached_noflip')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -286,8 +305,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         'leaving the teachers and stage 1 at theirs (or --epochs)')
     parser.add_argument(
         '--teacher-epochs', type=int,
-        help='override max_epochs of the teachers (teacher_wsddn, '
-        'teacher_oicr)')
+        help='override max_epochs of the teachers (teacher_*)')
     parser.add_argument('--amp', action='store_true',
                         help='bf16 autocast (AmpOptimWrapper, CUDA only)')
     parser.add_argument('--teacher-ckpt',

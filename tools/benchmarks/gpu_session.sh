@@ -58,16 +58,16 @@ export PYTHONUNBUFFERED=1
 # The accuracy runs in waves by dependency: the references, then the
 # teachers, then the students that need a teacher (and stage 1), then those
 # that start from stage 1.
-WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr"
+WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr teacher_oicr_graph"
   "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr \
 kd_pred_cached kd_pred_cached_flip kd_pred_cached_noflip \
 kd_pred_cached_t1_noflip kd_feat_noflip kd_both_noflip kd_stage1_noflip \
-kd_pred_cached_oicr_noflip kd_pred_cached_refined_oicr_noflip"
+kd_pred_cached_oicr_noflip kd_pred_cached_refined_oicr_noflip kd_stage1_oicr_graph"
   "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
 kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr \
 kd_staged_cached_flip kd_staged_cached_noflip kd_staged_cached_all_noflip \
 kd_staged_cached_oicr_noflip kd_staged_cached_refined_oicr_noflip \
-kd_staged_cached_mixed_oicr_noflip")
+kd_staged_cached_mixed_oicr_noflip kd_staged_cached_oicr_graph_noflip")
 ALL_RUNS="${WAVES[*]}"
 if [ -d .gpu-wheels ] && ! python3 -c 'import mmdet' 2>/dev/null; then
   python3 -m pip uninstall -y -q transformers

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mmkdwsd.registry import MODELS
 from ...utils import multi_hot, pad_regions, region_sum, wsddn_region_scores
-from .pseudo_labels import mine_pseudo_labels_batch
+from .pseudo_labels import check_seeds_cfg, mine_pseudo_labels_batch
 
 
 @MODELS.register_module()
@@ -66,6 +66,11 @@ class WSDDNBBoxHead(BaseModule):
             seed's class. Defaults to 0.5.
         refine_ignore_iou_thr (float): Regions below this IoU with every
             seed are ignored. Defaults to 0.0.
+        refine_seeds (dict, optional): How each stream picks its seeds from
+            the previous one: None is OICR's best region per class,
+            ``dict(type='graph', top_ratio=0.15, iou_thr=0.4,
+            max_centers=5)`` PCL's graph centres (see
+            :func:`check_seeds_cfg`). Defaults to None.
         loss_wsddn_weight (float): Weight of the image-level BCE.
             Defaults to 1.0.
         loss_refine_weight (float): Weight of each refinement loss.
@@ -88,6 +93,7 @@ class WSDDNBBoxHead(BaseModule):
         clamp_eps: float = 1e-6,
         refine_iou_thr: float = 0.5,
         refine_ignore_iou_thr: float = 0.0,
+        refine_seeds: OptConfigType = None,
         loss_wsddn_weight: float = 1.0,
         loss_refine_weight: float = 1.0,
         fcs_init_cfg: OptMultiConfig = None,
@@ -114,6 +120,7 @@ class WSDDNBBoxHead(BaseModule):
         self.clamp_eps = clamp_eps
         self.refine_iou_thr = refine_iou_thr
         self.refine_ignore_iou_thr = refine_ignore_iou_thr
+        self.refine_seeds = check_seeds_cfg(refine_seeds)
         self.loss_wsddn_weight = loss_wsddn_weight
         self.loss_refine_weight = loss_refine_weight
         # Same layer indices as mmpretrain VGG's `classifier` (fc6 = 0,
@@ -260,7 +267,8 @@ class WSDDNBBoxHead(BaseModule):
         scores = pad_regions(prev_scores, num_rois, -1.0)  # (N, R_max, K)
         labels, weights = mine_pseudo_labels_batch(boxes, scores, gt_mask,
                                                    self.refine_iou_thr,
-                                                   self.refine_ignore_iou_thr)
+                                                   self.refine_ignore_iou_thr,
+                                                   self.refine_seeds)
         ce = F.cross_entropy(
             pad_regions(logits.float(), num_rois).flatten(0, 1),
             labels.flatten(),
