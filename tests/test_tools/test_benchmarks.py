@@ -221,9 +221,13 @@ def test_accuracy_gains_per_seed(run_script, tmp_path):
 
 def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
     """Each OICR run against the same run with WSDDN on their common
-    seeds: differences, mean +- std, seeds ahead, the t interval."""
+    seeds: differences, mean +- std, seeds ahead, the t interval; and the
+    runs with graph-centre seeds against those with OICR's in a second
+    table."""
     _write_runs(tmp_path, dict(teacher_wsddn=[50.0, 40.0, 60.0],
-                               teacher_oicr=[60.0, 50.0, 71.0]), 'CorLoc')
+                               teacher_oicr=[60.0, 50.0, 71.0],
+                               teacher_oicr_graph=[None, 54.0, 75.0]),
+                'CorLoc')
     _write_runs(tmp_path, dict(teacher_wsddn=[30.0, 20.0, 40.0],
                                teacher_oicr=[20.0, 11.0, 29.0]), 'det_mAP')
     _write_runs(tmp_path, dict(
@@ -236,7 +240,10 @@ def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
     assert '### The refined teacher (OICR) against WSDDN, seed by seed' in out
     _, rows = _table(out, 'OICR run')
     by = {(r['OICR run'], r['metric']): r for r in rows}
-    assert len(rows) == 4
+    assert len(rows) == 5
+    graph_label = 'teacher OICR 128 px, graph-centre seeds (PCL)'
+    assert by[(graph_label, 'CorLoc')]['difference per seed'] == \
+        '+14.0 / +15.0'
     corloc = by[('teacher OICR 128 px', 'CorLoc')]
     assert corloc['against (WSDDN)'] == 'teacher_wsddn'
     assert corloc['difference per seed'] == '+10.0 / +10.0 / +11.0'
@@ -258,6 +265,16 @@ def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
                'no flip (OICR)', 'mAP')]
     assert pred['95% interval of the mean'] == 'n/a (one seed)'
     assert pred['OICR ahead at'] == '0 of 1'
+    assert "### Graph-centre seeds against OICR's, seed by seed" in out
+    _, rows = _table(out, 'graph seeds run')
+    assert len(rows) == 1  # no det mAP nor student with graph seeds
+    assert rows[0]['graph seeds run'] == graph_label
+    assert rows[0]['against (OICR seeds)'] == 'teacher_oicr'
+    assert rows[0]['difference per seed'] == '+4.0 / +4.0'
+    # std 0: the interval is the mean itself
+    assert rows[0]['95% interval of the mean'] == \
+        '[+4.0, +4.0] (graph seeds ahead)'
+    assert rows[0]['graph seeds ahead at'] == '2 of 2'
 
 
 def test_accuracy_student_epochs(repo_root, run_script, tmp_path):

@@ -88,6 +88,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Optional
 
 _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, _ROOT)  # the checkout's mmkdwsd, not a stale install
@@ -277,6 +278,12 @@ WSDDN_OF = dict(
     kd_pred_cached_oicr_noflip='kd_pred_cached_noflip',
     kd_pred_cached_refined_oicr_noflip='kd_pred_cached_noflip',
     kd_staged_cached_oicr_graph_noflip='kd_staged_cached_noflip')
+#: each run with graph-centre seeds and the same run with OICR's own
+#: seeds (each class's best region): whether the seeding is what helps,
+#: compared seed by seed as ``WSDDN_OF``
+OICR_SEEDS_OF = dict(
+    teacher_oicr_graph='teacher_oicr',
+    kd_staged_cached_oicr_graph_noflip='kd_staged_cached_oicr_noflip')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -621,9 +628,12 @@ def aggregate(args) -> str:
     ]
     text = '## Accuracy on MultiDigits\n\n' + markdown_table(header, rows)
     text += '\n\n' + gains_table(stats, runs)
-    paired = paired_table(runs)
-    if paired:
-        text += '\n\n' + paired
+    for paired in (paired_table(runs),
+                   paired_table(runs, OICR_SEEDS_OF,
+                                ('graph seeds', 'OICR seeds'),
+                                'Graph-centre seeds against OICR\'s')):
+        if paired:
+            text += '\n\n' + paired
     schedules = {_epochs(runs[name]) for name in LABEL_RUNS if name in runs}
     if len(schedules) > 1:
         text += ('\n\n**Warning: the students trained on the labels had '
@@ -712,8 +722,14 @@ def gains_table(stats: dict, runs: dict) -> str:
     return markdown_table(header, rows)
 
 
-def paired_table(runs: dict) -> str:
-    """Each OICR run against the same run with WSDDN, seed by seed.
+def paired_table(runs: dict,
+                 pairs: Optional[dict] = None,
+                 names: tuple = ('OICR', 'WSDDN'),
+                 title: str = 'The refined teacher (OICR) against WSDDN'
+                 ) -> str:
+    """Each OICR run against the same run with WSDDN, seed by seed (or the
+    runs of ``pairs``, ``{run: the run it is compared with}``, whose kinds
+    of run ``names`` calls (ours, theirs), under ``title``).
 
     The teachers are compared on CorLoc and detection mAP@0.5, the
     students on mAP, on the seeds both runs finished: the difference per
@@ -725,7 +741,8 @@ def paired_table(runs: dict) -> str:
     """
     from scipy import stats as scipy_stats
     rows = []
-    for name, other in WSDDN_OF.items():
+    ours_name, theirs_name = names
+    for name, other in (WSDDN_OF if pairs is None else pairs).items():
         metrics = (('CorLoc', 'det_mAP') if EXPERIMENTS[name][1] == 'teacher'
                    else ('mAP', ))
         for metric in metrics:
@@ -741,8 +758,9 @@ def paired_table(runs: dict) -> str:
             else:
                 half = (scipy_stats.t.ppf(0.975, len(diffs) - 1) * std /
                         math.sqrt(len(diffs)))
-                verdict = ('OICR ahead' if mean - half > 0 else
-                           'WSDDN ahead' if mean + half < 0 else 'includes 0')
+                verdict = (f'{ours_name} ahead' if mean - half > 0 else
+                           f'{theirs_name} ahead' if mean + half < 0 else
+                           'includes 0')
                 interval = (f'[{mean - half:+.1f}, {mean + half:+.1f}] '
                             f'({verdict})')
             rows.append([
@@ -755,11 +773,10 @@ def paired_table(runs: dict) -> str:
             ])
     if not rows:
         return ''
-    header = ['OICR run', 'against (WSDDN)', 'metric', 'seeds',
-              'difference per seed', 'mean ± std', 'OICR ahead at',
-              '95% interval of the mean']
-    return ('### The refined teacher (OICR) against WSDDN, seed by seed\n\n' +
-            markdown_table(header, rows))
+    header = [f'{ours_name} run', f'against ({theirs_name})', 'metric',
+              'seeds', 'difference per seed', 'mean ± std',
+              f'{ours_name} ahead at', '95% interval of the mean']
+    return f'### {title}, seed by seed\n\n' + markdown_table(header, rows)
 
 
 def _cuda() -> bool:
