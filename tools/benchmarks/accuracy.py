@@ -52,7 +52,8 @@ one on the mean of both (``target_source='mixed'``).
 ``teacher_oicr_graph`` is ``teacher_oicr`` whose refinement streams take
 PCL's graph centres as seeds (``refine_seeds=dict(type='graph')``), and
 ``kd_stage1_oicr_graph`` and ``kd_staged_cached_oicr_graph_noflip``
-``kd_stage1_oicr`` and ``kd_staged_cached_oicr_noflip`` with that teacher.
+``kd_stage1_oicr`` and ``kd_staged_cached_oicr_noflip`` with that teacher;
+``teacher_oicr_graph1`` takes one graph centre per class (``max_centers=1``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -120,6 +121,9 @@ EXPERIMENTS = dict(
                   'teacher', None),
     teacher_oicr_graph=(
         _B + 'oicr-graph_resnet18-tiny_1xb16-20e_multidigits-large.py',
+        'teacher', None),
+    teacher_oicr_graph1=(
+        _B + 'oicr-graph1_resnet18-tiny_1xb16-20e_multidigits-large.py',
         'teacher', None),
     kd_pred=(_B + 'kdwsd-pred_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_feat=(_B + 'kdwsd-feat_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
@@ -189,6 +193,8 @@ LABELS = dict(
     teacher_wsddn='teacher WSDDN 128 px',
     teacher_oicr='teacher OICR 128 px',
     teacher_oicr_graph='teacher OICR 128 px, graph-centre seeds (PCL)',
+    teacher_oicr_graph1='teacher OICR 128 px, one graph-centre seed per '
+    'class',
     kd_pred='student 64 px, KD prediction level (WSDDN)',
     kd_feat='student 64 px, KD feature level (WSDDN)',
     kd_both='student 64 px, KD both (WSDDN)',
@@ -270,6 +276,7 @@ LABEL_RUNS = tuple(
 WSDDN_OF = dict(
     teacher_oicr='teacher_wsddn',
     teacher_oicr_graph='teacher_wsddn',
+    teacher_oicr_graph1='teacher_wsddn',
     kd_both_oicr='kd_both',
     kd_staged_cached_t1_oicr='kd_staged_cached_t1',
     kd_staged_cached_oicr_noflip='kd_staged_cached_noflip',
@@ -283,6 +290,7 @@ WSDDN_OF = dict(
 #: compared seed by seed as ``WSDDN_OF``
 OICR_SEEDS_OF = dict(
     teacher_oicr_graph='teacher_oicr',
+    teacher_oicr_graph1='teacher_oicr',
     kd_staged_cached_oicr_graph_noflip='kd_staged_cached_oicr_noflip')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
