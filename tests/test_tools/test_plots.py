@@ -445,3 +445,72 @@ def test_proposal_recall(tmp_path, repo_root, capsys):
     with pytest.raises(KeyError, match=r"ss_val.pkl: no proposals for "
                        r"image 'val/b.png'"):
         tool.main([str(ann), str(proposals)])
+
+
+def test_refine_seed_counts(repo_root):
+    """Seeds of one class both ways against the true boxes: OICR's lone
+    best region is wrong, the densest cluster's centre right."""
+    tool = load_tool(repo_root, 'refine_seed_report')
+    from mmkdwsd.models.roi_heads.bbox_heads.pseudo_labels import \
+        check_seeds_cfg
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 0., 11., 10.],
+                          [0., 1., 10., 11.], [50., 50., 60., 60.],
+                          [80., 80., 90., 90.]])
+    scores = torch.tensor([[0.6], [0.5], [0.4], [0.9], [0.0]])
+    truth = torch.tensor([[0., 0., 10., 10.], [80., 80., 90., 90.]])
+    labels = torch.tensor([0, 0])
+    rows = {}
+    for kind, cfg in (('top', None),
+                      ('graph', dict(type='graph', top_ratio=0.8,
+                                     max_centers=3))):
+        counts = dict.fromkeys(('pairs', 'seeds', 'right', 'weight',
+                                'right_weight', 'first', 'any', 'boxes',
+                                'found'), 0)
+        tool.count_seeds(counts, boxes, scores, truth, labels,
+                         check_seeds_cfg(cfg))
+        rows[kind] = tool.table_row('t', 'WSDDN', kind, counts)
+    # one seed (region 3, 0.9): on no true box
+    assert rows['top'][3:] == ['1.00', '0.0%', '0.0%', '0.0%', '0.0%',
+                               '0.0%']
+    # seeds 0 (cluster 0-2, scored 0.6) and 3 (0.9): half of them right,
+    # 0.6 of 1.5 of the weight; the first right; one of two boxes found
+    assert rows['graph'][3:] == ['2.00', '50.0%', '40.0%', '100.0%',
+                                 '100.0%', '50.0%']
+
+
+def test_refine_seed_report_tiny(repo_root, tiny_multidigits, tmp_path,
+                                 capsys):
+    """The report runs a real OICR teacher (untrained weights) over real
+    MultiDigits val scenes: one row per stream and seeding."""
+    from mmengine.config import Config
+
+    from mmkdwsd.registry import MODELS
+    tool = load_tool(repo_root, 'refine_seed_report')
+    config = osp.join(repo_root, 'configs', 'wsddn',
+                      'oicr_resnet18-tiny_1xb8-6e_multidigits.py')
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = tmp_path / 'teacher.pth'
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    opts = ['--cfg-options',
+            f'val_dataloader.dataset.data_root={tiny_multidigits}/',
+            'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False',
+            'val_dataloader.batch_size=4']
+    rows = tool.main([config, str(ckpt), '--max-images', '6', '--name',
+                      'oicr', '--graph', 'max_centers=2', '--no-progress'] +
+                     opts)
+    out = capsys.readouterr().out
+    assert 'refinement seeds on 6 images' in out
+    assert [r[1] for r in rows] == ['WSDDN', 'WSDDN', 'refinement 1',
+                                    'refinement 1', 'refinement 2',
+                                    'refinement 2', 'refinement 3',
+                                    'refinement 3']
+    for row in rows:
+        per_pair = float(row[3])
+        if row[2].startswith('best region'):
+            assert per_pair == 1.0
+            assert row[6] == row[7]  # one seed: first right = any right
+        else:
+            assert 'up to 2' in row[2] and 1.0 <= per_pair <= 2.0
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        tool.main([config, str(tmp_path / 'missing.pth')] + opts)
