@@ -141,7 +141,8 @@ def mine_pseudo_labels_batch(bboxes: Tensor,
     those whose scores are negative (pad the scores with -1): they are never
     seeds and get weight 0. A pure function of its inputs (no gradient flows
     through the returned tensors) with no host-device synchronisation, so
-    that a GPU step launches a fixed number of kernels whatever the batch.
+    that a GPU step launches a fixed number of kernels whatever the batch
+    (graph seeds add one synchronisation, see :func:`graph_seeds`).
 
     When one region is the seed of several classes, the region (and its
     neighbours) take the first of those classes in ascending class order.
