@@ -22,6 +22,8 @@ import os.path as osp
 import sys
 
 import torch
+from mmdet.structures.bbox import bbox_overlaps
+from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -77,7 +79,6 @@ def count_seeds(counts: dict, boxes: torch.Tensor, scores: torch.Tensor,
         gt_labels (Tensor): Their classes, shape (G, ).
         seeds_cfg (dict): A checked seeding config.
     """
-    from mmdet.structures.bbox import bbox_overlaps
     for cls in gt_labels.unique().tolist():
         truth = gt_boxes[gt_labels == cls]
         inds, seed_scores = seeds_of_class(boxes, scores, cls, seeds_cfg)
@@ -124,7 +125,7 @@ def parse_args(argv=None):
                         help='dataloader of the config to run')
     parser.add_argument('--max-images', type=int,
                         help='stop after this many images')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         metavar='KEY=VALUE', help='config overrides')
     parser.add_argument('--no-progress', action='store_true')
     return parser.parse_args(argv)
@@ -143,7 +144,6 @@ def _graph_cfg(pairs: list, head_seeds: dict) -> dict:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    from mmengine.config import Config, DictAction
     from mmengine.runner import Runner, load_checkpoint
 
     from mmkdwsd.registry import MODELS
@@ -151,10 +151,7 @@ def main(argv=None) -> list:
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--o'] +
-                                              args.cfg_options).o)
+        cfg.merge_from_dict(args.cfg_options)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
     model = MODELS.build(cfg.model)

@@ -7,7 +7,9 @@ import torch
 from mmdet.structures.bbox import bbox_overlaps
 from torch import Tensor
 
-SEED_TYPES = ('top', 'graph')
+#: the keys of each type of seeding and their defaults
+SEED_DEFAULTS = dict(
+    top=dict(), graph=dict(top_ratio=0.15, iou_thr=0.4, max_centers=5))
 
 
 def check_seeds_cfg(seeds: Optional[dict]) -> dict:
@@ -25,17 +27,15 @@ def check_seeds_cfg(seeds: Optional[dict]) -> dict:
     """
     seeds = dict(seeds or dict(type='top'))
     kind = seeds.pop('type', 'top')
-    defaults = dict(top=dict(),
-                    graph=dict(top_ratio=0.15, iou_thr=0.4, max_centers=5))
-    if kind not in defaults:
+    if kind not in SEED_DEFAULTS:
         raise ValueError(f'refine seeds: type {kind!r} is not one of '
-                         f'{SEED_TYPES}.')
-    unknown = set(seeds) - set(defaults[kind])
+                         f'{tuple(SEED_DEFAULTS)}.')
+    unknown = set(seeds) - set(SEED_DEFAULTS[kind])
     if unknown:
         raise ValueError(f'refine seeds of type {kind!r}: unknown keys '
                          f'{sorted(unknown)}; expected a subset of '
-                         f'{sorted(defaults[kind])}.')
-    cfg = dict(type=kind, **{**defaults[kind], **seeds})
+                         f'{sorted(SEED_DEFAULTS[kind])}.')
+    cfg = dict(type=kind, **{**SEED_DEFAULTS[kind], **seeds})
     if kind == 'graph':
         if not 0 < cfg['top_ratio'] <= 1:
             raise ValueError('refine seeds: top_ratio must be in (0, 1], '
@@ -180,9 +180,8 @@ def mine_pseudo_labels_batch(bboxes: Tensor,
     cfg = check_seeds_cfg(seeds)
     if cfg['type'] == 'top':
         # (B, K, 1): each class's best region in its image and its score
-        seed_scores, seed_inds = prev_scores.max(dim=1, keepdim=True)
-        seed_scores, seed_inds = seed_scores.transpose(
-            1, 2), seed_inds.transpose(1, 2)
+        seed_scores, seed_inds = prev_scores.max(dim=1)
+        seed_scores, seed_inds = seed_scores[..., None], seed_inds[..., None]
         valid = present[..., None]
     else:
         seed_inds, seed_scores, valid = graph_seeds(
