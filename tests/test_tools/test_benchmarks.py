@@ -223,10 +223,11 @@ def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
     """Each OICR run against the same run with WSDDN on their common
     seeds: differences, mean +- std, seeds ahead, the t interval; and the
     runs with graph-centre seeds against those with OICR's in a second
-    table."""
+    table, the refinement on fixed features against OICR's in a third."""
     _write_runs(tmp_path, dict(teacher_wsddn=[50.0, 40.0, 60.0],
                                teacher_oicr=[60.0, 50.0, 71.0],
-                               teacher_oicr_graph=[None, 54.0, 75.0]),
+                               teacher_oicr_graph=[None, 54.0, 75.0],
+                               teacher_oicr_detach=[None, 45.0, 70.0]),
                 'CorLoc')
     _write_runs(tmp_path, dict(teacher_wsddn=[30.0, 20.0, 40.0],
                                teacher_oicr=[20.0, 11.0, 29.0]), 'det_mAP')
@@ -240,7 +241,10 @@ def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
     assert '### The refined teacher (OICR) against WSDDN, seed by seed' in out
     _, rows = _table(out, 'OICR run')
     by = {(r['OICR run'], r['metric']): r for r in rows}
-    assert len(rows) == 5
+    assert len(rows) == 6
+    detach_label = 'teacher OICR 128 px, refinement on fixed features'
+    assert by[(detach_label, 'CorLoc')]['difference per seed'] == \
+        '+5.0 / +10.0'
     graph_label = 'teacher OICR 128 px, graph-centre seeds (PCL)'
     assert by[(graph_label, 'CorLoc')]['difference per seed'] == \
         '+14.0 / +15.0'
@@ -275,6 +279,13 @@ def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
     assert rows[0]['95% interval of the mean'] == \
         '[+4.0, +4.0] (graph seeds ahead)'
     assert rows[0]['graph seeds ahead at'] == '2 of 2'
+    assert ("### Refinement on fixed features against OICR's, seed by seed"
+            in out)
+    _, rows = _table(out, 'fixed features run')
+    assert [(r['fixed features run'], r['against (OICR)'])
+            for r in rows] == [(detach_label, 'teacher_oicr')]
+    assert rows[0]['difference per seed'] == '-5.0 / -1.0'
+    assert rows[0]['fixed features ahead at'] == '0 of 2'
 
 
 def test_accuracy_student_epochs(repo_root, run_script, tmp_path):

@@ -54,6 +54,8 @@ PCL's graph centres as seeds (``refine_seeds=dict(type='graph')``), and
 ``kd_stage1_oicr_graph`` and ``kd_staged_cached_oicr_graph_noflip``
 ``kd_stage1_oicr`` and ``kd_staged_cached_oicr_noflip`` with that teacher;
 ``teacher_oicr_graph1`` takes one graph centre per class (``max_centers=1``).
+``teacher_oicr_detach`` is ``teacher_oicr`` whose refinement losses send
+no gradient into fc7 and below (``refine_grad_scale=0``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
 in ``make demo``), and a distilled student needs its teacher of the same
@@ -125,6 +127,9 @@ EXPERIMENTS = dict(
     teacher_oicr_graph1=(
         _B + 'oicr-graph1_resnet18-tiny_1xb16-20e_multidigits-large.py',
         'teacher', None),
+    teacher_oicr_detach=(
+        _B + 'oicr-detach_resnet18-tiny_1xb16-20e_multidigits-large.py',
+        'teacher', None),
     kd_pred=(_B + 'kdwsd-pred_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_feat=(_B + 'kdwsd-feat_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
     kd_both=(_B + 'kdwsd_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
@@ -195,6 +200,7 @@ LABELS = dict(
     teacher_oicr_graph='teacher OICR 128 px, graph-centre seeds (PCL)',
     teacher_oicr_graph1='teacher OICR 128 px, one graph-centre seed per '
     'class',
+    teacher_oicr_detach='teacher OICR 128 px, refinement on fixed features',
     kd_pred='student 64 px, KD prediction level (WSDDN)',
     kd_feat='student 64 px, KD feature level (WSDDN)',
     kd_both='student 64 px, KD both (WSDDN)',
@@ -277,6 +283,7 @@ WSDDN_OF = dict(
     teacher_oicr='teacher_wsddn',
     teacher_oicr_graph='teacher_wsddn',
     teacher_oicr_graph1='teacher_wsddn',
+    teacher_oicr_detach='teacher_wsddn',
     kd_both_oicr='kd_both',
     kd_staged_cached_t1_oicr='kd_staged_cached_t1',
     kd_staged_cached_oicr_noflip='kd_staged_cached_noflip',
@@ -292,6 +299,9 @@ OICR_SEEDS_OF = dict(
     teacher_oicr_graph='teacher_oicr',
     teacher_oicr_graph1='teacher_oicr',
     kd_staged_cached_oicr_graph_noflip='kd_staged_cached_oicr_noflip')
+#: each refinement on fixed features and OICR's (whose refinement reshapes
+#: the features WSDDN's streams see), compared seed by seed as ``WSDDN_OF``
+OICR_FEATS_OF = dict(teacher_oicr_detach='teacher_oicr')
 COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
@@ -639,7 +649,11 @@ def aggregate(args) -> str:
     for paired in (paired_table(runs),
                    paired_table(runs, OICR_SEEDS_OF,
                                 ('graph seeds', 'OICR seeds'),
-                                'Graph-centre seeds against OICR\'s')):
+                                'Graph-centre seeds against OICR\'s'),
+                   paired_table(runs, OICR_FEATS_OF,
+                                ('fixed features', 'OICR'),
+                                'Refinement on fixed features against '
+                                'OICR\'s')):
         if paired:
             text += '\n\n' + paired
     schedules = {_epochs(runs[name]) for name in LABEL_RUNS if name in runs}

@@ -58,7 +58,7 @@ export PYTHONUNBUFFERED=1
 # The accuracy runs in waves by dependency: the references, then the
 # teachers, then the students that need a teacher (and stage 1), then those
 # that start from stage 1.
-WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr teacher_oicr_graph teacher_oicr_graph1"
+WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr teacher_oicr_graph teacher_oicr_graph1 teacher_oicr_detach"
   "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr \
 kd_pred_cached kd_pred_cached_flip kd_pred_cached_noflip \
 kd_pred_cached_t1_noflip kd_feat_noflip kd_both_noflip kd_stage1_noflip \

@@ -219,6 +219,48 @@ class TestWSDDNBBoxHead(TestCase):
                 prev = [torch.softmax(p.detach(), dim=1)[:, :4]
                         for p in logits.split(num_rois)]
 
+    def test_refine_grad_scale(self):
+        """The refinement losses' gradient into fc7 and below is scaled by
+        ``refine_grad_scale`` (0: none), while the values, the streams' own
+        gradients and WSDDN's gradients stay as in OICR."""
+        grads = {}
+        for scale in (1.0, 0.25, 0.0):
+            torch.manual_seed(1)
+            head = MODELS.build({**self.DEFAULT_ARGS, 'num_refine': 2,
+                                 'refine_grad_scale': scale})
+            head.init_weights()
+            x = torch.randn(22, 8, 7, 7, requires_grad=True)
+            cls_logits, det_logits, refine, _ = head(x)
+            bboxes = [_boxes(n, seed=n) for n in (16, 5, 1)]
+            losses = head.loss_by_feat(
+                cls_logits, det_logits, refine, bboxes,
+                [torch.tensor([1]), torch.tensor([0, 3]), torch.tensor([])])
+            refine_loss = losses['loss_refine1'] + losses['loss_refine2']
+            wsddn = torch.autograd.grad(losses['loss_wsddn'], x,
+                                        retain_graph=True)[0]
+            params = [x, head.shared_fcs[3].weight, head.fc_refine[0].weight]
+            # with scale 0, x and fc7 are not in the refinement's graph
+            refine = torch.autograd.grad(refine_loss, params,
+                                         allow_unused=True)
+            refine = [torch.zeros_like(p) if g is None else g
+                      for g, p in zip(refine, params)]
+            grads[scale] = dict(
+                zip(('x', 'fc7', 'fc_refine'), refine),
+                wsddn=wsddn, loss=refine_loss.detach())
+        full = grads[1.0]
+        self.assertGreater(full['x'].abs().sum().item(), 0)
+        for scale in (0.25, 0.0):
+            ours = grads[scale]
+            torch.testing.assert_close(ours['loss'], full['loss'])
+            torch.testing.assert_close(ours['fc_refine'], full['fc_refine'])
+            torch.testing.assert_close(ours['wsddn'], full['wsddn'])
+            torch.testing.assert_close(ours['x'], scale * full['x'])
+            torch.testing.assert_close(ours['fc7'], scale * full['fc7'])
+        for bad in (-0.1, 1.5):
+            with self.assertRaisesRegex(ValueError, 'refine_grad_scale'):
+                MODELS.build({**self.DEFAULT_ARGS, 'num_refine': 1,
+                              'refine_grad_scale': bad})
+
     def test_predict_by_feat(self):
         head = MODELS.build(self.DEFAULT_ARGS)
         scores = torch.tensor([[0.6, 0.1], [0.5, 0.0], [0.15, 0.3]])

@@ -71,6 +71,13 @@ class WSDDNBBoxHead(BaseModule):
             ``dict(type='graph', top_ratio=0.15, iou_thr=0.4,
             max_centers=5)`` PCL's graph centres (see
             :func:`check_seeds_cfg`). Defaults to None.
+        refine_grad_scale (float): Factor on the gradient the refinement
+            losses send into fc7 and everything below it (fc6, RoIAlign's
+            input, the backbone), in ``[0, 1]``: 1 is OICR (the refinement
+            reshapes the features WSDDN's streams see), 0 trains the
+            refinement streams on fixed features, so WSDDN's streams learn
+            as in plain WSDDN. The streams' own weights always get the
+            full gradient. Defaults to 1.0.
         loss_wsddn_weight (float): Weight of the image-level BCE.
             Defaults to 1.0.
         loss_refine_weight (float): Weight of each refinement loss.
@@ -94,6 +101,7 @@ class WSDDNBBoxHead(BaseModule):
         refine_iou_thr: float = 0.5,
         refine_ignore_iou_thr: float = 0.0,
         refine_seeds: OptConfigType = None,
+        refine_grad_scale: float = 1.0,
         loss_wsddn_weight: float = 1.0,
         loss_refine_weight: float = 1.0,
         fcs_init_cfg: OptMultiConfig = None,
@@ -115,12 +123,16 @@ class WSDDNBBoxHead(BaseModule):
         super().__init__(init_cfg=init_cfg)
         assert num_classes > 0 and num_refine >= 0
         assert 0 < clamp_eps < 0.5
+        if not 0.0 <= refine_grad_scale <= 1.0:
+            raise ValueError('WSDDNBBoxHead: refine_grad_scale must be in '
+                             f'[0, 1], got {refine_grad_scale!r}')
         self.num_classes = num_classes
         self.num_refine = num_refine
         self.clamp_eps = clamp_eps
         self.refine_iou_thr = refine_iou_thr
         self.refine_ignore_iou_thr = refine_ignore_iou_thr
         self.refine_seeds = check_seeds_cfg(refine_seeds)
+        self.refine_grad_scale = refine_grad_scale
         self.loss_wsddn_weight = loss_wsddn_weight
         self.loss_refine_weight = loss_refine_weight
         # Same layer indices as mmpretrain VGG's `classifier` (fc6 = 0,
@@ -168,7 +180,14 @@ class WSDDNBBoxHead(BaseModule):
             - region_feats (Tensor): fc7 features, shape (R, D).
         """
         region_feats = self.forward_feats(x)
-        refine_logits = [fc(region_feats) for fc in self.fc_refine]
+        refine_in = region_feats
+        if self.with_refine and self.refine_grad_scale < 1.0:
+            # same values, gradient scaled by refine_grad_scale
+            refine_in = region_feats.detach()
+            if self.refine_grad_scale > 0.0:
+                refine_in = refine_in + self.refine_grad_scale * (
+                    region_feats - refine_in)
+        refine_logits = [fc(refine_in) for fc in self.fc_refine]
         return (self.fc_cls(region_feats), self.fc_det(region_feats),
                 refine_logits, region_feats)
 
