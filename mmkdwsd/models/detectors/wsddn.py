@@ -208,7 +208,7 @@ class WSDDN(BaseDetector):
         """
         regions = self.predict_regions(batch_inputs, batch_data_samples)
         results_list = self.roi_head.bbox_head.predict_by_feat(
-            regions['region_scores'], regions['proposals'],
+            self.roi_head.detection_scores(regions), regions['proposals'],
             [s.metainfo for s in batch_data_samples], self.roi_head.test_cfg,
             rescale)
         for sample, results, img_score in zip(batch_data_samples, results_list,

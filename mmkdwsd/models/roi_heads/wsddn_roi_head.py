@@ -44,7 +44,12 @@ class WSDDNRoIHead(BaseRoIHead):
         shared_head (dict, optional): Optional module run on pooled regions
             before the bbox head. Defaults to None.
         train_cfg (dict, optional): Unused, kept for mmdet compatibility.
-        test_cfg (dict, optional): ``score_thr``, ``nms``, ``max_per_img``.
+        test_cfg (dict, optional): ``score_thr``, ``nms``, ``max_per_img``,
+            and ``region_scores``: the scores detections are ranked by,
+            'refined' (the default: the refinement streams' average with
+            OICR, WSDDN's region scores without) or 'wsddn' (WSDDN's
+            region scores also with OICR, e.g. to evaluate a refined
+            teacher's own WSDDN streams).
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -57,6 +62,10 @@ class WSDDNRoIHead(BaseRoIHead):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
+        source = (test_cfg or {}).get('region_scores', 'refined')
+        if source not in ('refined', 'wsddn'):
+            raise ValueError("WSDDNRoIHead: test_cfg.region_scores must be "
+                             f"'refined' or 'wsddn', got {source!r}")
         self.score_scale = score_scale
         self.score_bias = score_bias
         super().__init__(
@@ -235,8 +244,26 @@ class WSDDNRoIHead(BaseRoIHead):
         """
         regions = self.forward_regions(x, rpn_results_list)
         return self.bbox_head.predict_by_feat(
-            regions['region_scores'], regions['proposals'],
+            self.detection_scores(regions), regions['proposals'],
             [s.metainfo for s in batch_data_samples], self.test_cfg, rescale)
+
+    def detection_scores(self, regions: dict) -> List[Tensor]:
+        """The region scores detections are ranked by, as
+        ``test_cfg.region_scores`` names them.
+
+        Args:
+            regions (dict): :meth:`forward_regions`' output.
+
+        Returns:
+            list[Tensor]: One (R_i, K) tensor per image.
+        """
+        if ((self.test_cfg or {}).get('region_scores', 'refined') == 'refined'
+                or not self.bbox_head.with_refine):
+            return regions['region_scores']
+        num_rois = [len(c) for c in regions['cls_logits']]
+        return self.bbox_head.get_region_scores(
+            torch.cat(regions['cls_logits']),
+            torch.cat(regions['det_logits']), num_rois)[0]
 
     def get_gt_labels(self, batch_data_samples: SampleList) -> List[Tensor]:
         """Image labels of a batch, checked against the class range.

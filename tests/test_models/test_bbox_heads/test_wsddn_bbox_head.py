@@ -291,6 +291,11 @@ class TestWSDDNBBoxHead(TestCase):
                                           dict(max_per_img=2), False)[0]
         torch.testing.assert_close(no_rescale.bboxes[0], bboxes[0])
         self.assertEqual(len(no_rescale), 2)
+        # nothing above score_thr: an empty result, not mmcv's error
+        none = head.predict_by_feat([scores], [bboxes], [img_meta],
+                                    {**cfg, 'score_thr': 0.7})[0]
+        self.assertEqual(len(none), 0)
+        self.assertEqual(none.bboxes.shape, (0, 4))
 
 
 class TestMinePseudoLabels(TestCase):

@@ -120,6 +120,44 @@ class TestWSDDNRoIHead(TestCase):
         self.assertTrue((results[0].bboxes <= 64).all())
         self.assertLessEqual(len(results[0]), 10)
 
+    def test_detection_scores_of_the_wsddn_streams(self):
+        """test_cfg.region_scores='wsddn' ranks an OICR head's detections
+        by WSDDN's region scores instead of the refined average, and an
+        unknown value is refused, naming the field."""
+        bbox_head = {**self.DEFAULT_ARGS['bbox_head'], 'num_refine': 3}
+        test_cfg = self.DEFAULT_ARGS['test_cfg']
+        refined = self._build(bbox_head=bbox_head, test_cfg=test_cfg)
+        wsddn = self._build(bbox_head=bbox_head,
+                            test_cfg={**test_cfg, 'region_scores': 'wsddn'})
+        regions = wsddn.forward_regions(self.feats, self.proposals)
+        expected = wsddn.bbox_head.get_region_scores(
+            torch.cat(regions['cls_logits']),
+            torch.cat(regions['det_logits']), [12, 12])[0]
+        ours = wsddn.detection_scores(regions)
+        for i in range(2):
+            torch.testing.assert_close(ours[i], expected[i])
+        # forward_regions (the distiller's input) keeps the refined scores
+        torch.testing.assert_close(
+            regions['region_scores'][0],
+            refined.forward_regions(self.feats,
+                                    self.proposals)['region_scores'][0])
+        self.assertFalse(torch.allclose(ours[0], regions['region_scores'][0]))
+        samples = [
+            DetDataSample(metainfo=dict(img_shape=(128, 128),
+                                        ori_shape=(128, 128),
+                                        scale_factor=(1.0, 1.0)))
+            for _ in range(2)
+        ]
+        for head, scores in ((wsddn, expected), (refined,
+                                                 regions['region_scores'])):
+            result = head.predict(self.feats, self.proposals, samples)[0]
+            top = result.scores.argmax()
+            self.assertAlmostEqual(
+                result.scores[top].item(),
+                scores[0][:, result.labels[top]].max().item(), places=5)
+        with self.assertRaisesRegex(ValueError, 'region_scores'):
+            self._build(test_cfg={**test_cfg, 'region_scores': 'both'})
+
     @unittest.skipIf(not torch.cuda.is_available(), 'requires CUDA')
     def test_cuda_matches_cpu(self):
         head = self._build()

@@ -339,6 +339,13 @@ class WSDDNBBoxHead(BaseModule):
         valid = scores > rcnn_test_cfg.get('score_thr', 0.0)
         scores, labels, roi_inds = scores[valid], labels[valid], roi_inds[
             valid]
+        if not valid.any():
+            # mmcv's batched_nms fails on no boxes: nothing above score_thr
+            results = InstanceData()
+            results.bboxes = bboxes.new_zeros((0, 4))
+            results.scores = scores
+            results.labels = labels
+            return results
         dets, keep = batched_nms(bboxes[roi_inds], scores, labels,
                                  rcnn_test_cfg.get('nms', None))
         max_per_img = rcnn_test_cfg.get('max_per_img', -1)
