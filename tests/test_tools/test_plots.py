@@ -514,3 +514,45 @@ def test_refine_seed_report_tiny(repo_root, tiny_multidigits, tmp_path,
             assert 'up to 2' in row[2] and 1.0 <= per_pair <= 2.0
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         tool.main([config, str(tmp_path / 'missing.pth')] + opts)
+
+
+def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
+                                capsys):
+    """A finished (untrained) OICR teacher run is evaluated once more by
+    its WSDDN streams through tools/test.py; a second call reuses the
+    stored metrics, and a run without done.json is named in the error."""
+    from mmengine.config import Config
+
+    from mmkdwsd.registry import MODELS
+    tool = load_tool(repo_root, 'wsddn_stream_eval')
+    config = osp.join(repo_root, 'configs', 'wsddn',
+                      'oicr_resnet18-tiny_1xb8-6e_multidigits.py')
+    cfg = Config.fromfile(config)
+    run = tmp_path / 'teacher_oicr' / 'seed0'
+    run.mkdir(parents=True)
+    cfg.dump(str(run / osp.basename(config)))
+    ckpt = run / 'epoch_1.pth'
+    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()), ckpt)
+    refined = dict(CorLoc=12.5, det_mAP=3.25, mAP=50.0)
+    (run / 'done.json').write_text(json.dumps(dict(
+        config=config, checkpoint=str(ckpt), metrics=refined)))
+    argv = [str(tmp_path), '--teachers', 'teacher_oicr', '--seeds', '0',
+            '--cfg-options',
+            f'test_dataloader.dataset.data_root={tiny_multidigits}/',
+            'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False']
+    rows = tool.main(argv)
+    out = capsys.readouterr().out
+    assert 'by its WSDDN streams' in out
+    assert '### Refined teachers by their own WSDDN streams' in out
+    assert len(rows) == 1 and rows[0][:4] == ['teacher_oicr', 0, '12.5',
+                                              '3.2']
+    streams = tool.latest_metrics(
+        str(tmp_path / 'wsddn_streams' / 'teacher_oicr' / 'seed0'))
+    assert 0.0 <= streams['CorLoc'] <= 100.0
+    assert rows[0][4] == f"{streams['CorLoc']:.1f}"
+    assert rows[0][6:] == ['-', '-']  # no plain WSDDN run here
+    assert tool.main(argv) == rows
+    assert 'evaluating' not in capsys.readouterr().out  # reused
+    with pytest.raises(FileNotFoundError, match='seed1.*done.json'):
+        tool.main(argv[:3] + ['--seeds', '1'])

@@ -1,0 +1,130 @@
+# Copyright (c) mmkdwsd authors. All rights reserved.
+"""Evaluate refined teachers by their own WSDDN streams.
+
+A refined teacher (OICR) predicts with the average of its refinement
+streams; its WSDDN streams (the first stream, which seeds the refinement)
+are still there. For each finished teacher run of an ``accuracy.py`` work
+dir (``WORK/TEACHER/seedN`` with ``done.json``, the run's config and its
+checkpoint) this runs ``tools/test.py`` once more with
+``model.roi_head.test_cfg.region_scores=wsddn`` and prints, per run, the
+refined and the WSDDN-stream CorLoc and detection mAP@0.5 side by side,
+and the plain WSDDN teacher's of the same seed.
+
+With ``refine_grad_scale=0`` (``teacher_oicr_detach``) the WSDDN streams
+train exactly as plain WSDDN does, with the OICR teacher's random draws
+(initialisation, dropout, data order): their scores are a plain WSDDN
+teacher that shares OICR's randomness, the paired control of OICR.
+Finished evaluations (``WORK/wsddn_streams/TEACHER/seedN``) are reused.
+
+    python tools/analysis_tools/wsddn_stream_eval.py WORK \\
+        --teachers teacher_oicr teacher_oicr_detach --seeds 0 1 2 3
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
+
+from bench_utils import markdown_table  # noqa: E402
+
+METRICS = ('CorLoc', 'det_mAP', 'mAP')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('work_dir', help='an accuracy.py --work-dir')
+    parser.add_argument('--teachers', nargs='+',
+                        default=['teacher_oicr', 'teacher_oicr_detach'])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0])
+    parser.add_argument('--plain', default='teacher_wsddn',
+                        help='the plain WSDDN teacher run of each seed')
+    parser.add_argument('--python', default=sys.executable)
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='more test.py --cfg-options, e.g. '
+                        'test_dataloader.num_workers=0')
+    return parser.parse_args(argv)
+
+
+def run_dir_files(run: str) -> tuple:
+    """The config and checkpoint of a finished run dir, or a clear error."""
+    done = osp.join(run, 'done.json')
+    if not osp.isfile(done):
+        raise FileNotFoundError(f'{done}: no finished run here (expected '
+                                'the done.json accuracy.py writes)')
+    with open(done) as f:
+        record = json.load(f)
+    config = osp.join(run, osp.basename(record['config']))
+    ckpt = record['checkpoint']
+    for path, what in ((config, 'its config'), (ckpt, 'its checkpoint')):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: {what} (named by {done}) is '
+                                    'missing')
+    return config, ckpt, record['metrics']
+
+
+def latest_metrics(out_dir: str):
+    """The metrics test.py wrote last under ``out_dir``, or None."""
+    found = sorted(glob.glob(osp.join(out_dir, '*', '*.json')))
+    if not found:
+        return None
+    with open(found[-1]) as f:
+        return json.load(f)
+
+
+def eval_wsddn_streams(args, teacher: str, seed: int) -> dict:
+    """WSDDN-stream metrics of one run, running test.py unless stored."""
+    run = osp.join(args.work_dir, teacher, f'seed{seed}')
+    config, ckpt, _ = run_dir_files(run)
+    out_dir = osp.join(args.work_dir, 'wsddn_streams', teacher,
+                       f'seed{seed}')
+    metrics = latest_metrics(out_dir)
+    if metrics is not None:
+        return metrics
+    os.makedirs(out_dir, exist_ok=True)
+    log = osp.join(out_dir, 'test.log')
+    print(f'evaluating {teacher} seed {seed} by its WSDDN streams '
+          f'(log: {log})', flush=True)
+    cmd = [args.python, osp.join(ROOT, 'tools', 'test.py'), config, ckpt,
+           '--work-dir', out_dir, '--cfg-options',
+           'model.roi_head.test_cfg.region_scores=wsddn'] + args.cfg_options
+    with open(log, 'w') as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
+                              cwd=ROOT)
+    metrics = latest_metrics(out_dir)
+    if proc.returncode or metrics is None:
+        raise RuntimeError(f'{teacher} seed {seed}: test.py failed '
+                           f'(exit {proc.returncode}); see {log}')
+    return metrics
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    rows = []
+    for teacher in args.teachers:
+        for seed in args.seeds:
+            _, _, refined = run_dir_files(
+                osp.join(args.work_dir, teacher, f'seed{seed}'))
+            streams = eval_wsddn_streams(args, teacher, seed)
+            plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
+            plain = (run_dir_files(plain_run)[2]
+                     if osp.isfile(osp.join(plain_run, 'done.json')) else {})
+            row = [teacher, seed]
+            for metrics in (refined, streams, plain):
+                row += [f'{metrics[m]:.1f}' if m in metrics else '-'
+                        for m in METRICS[:2]]
+            rows.append(row)
+    header = ['teacher', 'seed', 'CorLoc (refined)', 'det mAP (refined)',
+              'CorLoc (its WSDDN streams)', 'det mAP (its WSDDN streams)',
+              f'CorLoc ({args.plain})', f'det mAP ({args.plain})']
+    print('### Refined teachers by their own WSDDN streams\n')
+    print(markdown_table(header, rows))
+    return rows
+
+
+if __name__ == '__main__':
+    main()
