@@ -528,14 +528,21 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     config = osp.join(repo_root, 'configs', 'wsddn',
                       'oicr_resnet18-tiny_1xb8-6e_multidigits.py')
     cfg = Config.fromfile(config)
-    run = tmp_path / 'teacher_oicr' / 'seed0'
-    run.mkdir(parents=True)
-    cfg.dump(str(run / osp.basename(config)))
-    ckpt = run / 'epoch_1.pth'
-    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()), ckpt)
+    cfg.model.roi_head.bbox_head.refine_grad_scale = 0.0
     refined = dict(CorLoc=12.5, det_mAP=3.25, mAP=50.0)
-    (run / 'done.json').write_text(json.dumps(dict(
-        config=config, checkpoint=str(ckpt), metrics=refined)))
+
+    def finished_run(name, cfg, config):
+        run = tmp_path / name / 'seed0'
+        run.mkdir(parents=True)
+        cfg.dump(str(run / osp.basename(config)))
+        ckpt = run / 'epoch_1.pth'
+        torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()),
+                   ckpt)
+        (run / 'done.json').write_text(json.dumps(dict(
+            config=config, checkpoint=str(ckpt), metrics=refined)))
+        return ckpt
+
+    finished_run('teacher_oicr', cfg, config)
     argv = [str(tmp_path), '--teachers', 'teacher_oicr', '--seeds', '0',
             '--cfg-options',
             f'test_dataloader.dataset.data_root={tiny_multidigits}/',
@@ -556,3 +563,25 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     assert 'evaluating' not in capsys.readouterr().out  # reused
     with pytest.raises(FileNotFoundError, match='seed1.*done.json'):
         tool.main(argv[:3] + ['--seeds', '1'])
+    # the twin: the WSDDN streams as a finished plain WSDDN run
+    plain_config = osp.join(repo_root, 'configs', 'wsddn',
+                            'wsddn_resnet18-tiny_1xb8-6e_multidigits.py')
+    finished_run('teacher_wsddn', Config.fromfile(plain_config),
+                 plain_config)
+    twin = tmp_path / 'twin'
+    rows = tool.main(argv + ['--export-twin', str(twin)])
+    assert rows[0][6:] == ['12.5', '3.2']  # the plain run's, now present
+    out = twin / 'teacher_wsddn' / 'seed0'
+    done = json.loads((out / 'done.json').read_text())
+    assert done['metrics']['CorLoc'] == streams['CorLoc']
+    assert done['twin_of'].endswith(osp.join('teacher_oicr', 'seed0'))
+    assert (out / osp.basename(plain_config)).is_file()
+    plain = MODELS.build(Config.fromfile(plain_config).model)
+    state = torch.load(done['checkpoint'], map_location='cpu')['state_dict']
+    plain.load_state_dict(state)  # strict: exactly a plain WSDDN's keys
+    # refinement that reshaped the features: not a plain WSDDN twin
+    cfg.model.roi_head.bbox_head.refine_grad_scale = 1.0
+    (tmp_path / 'teacher_oicr').rename(tmp_path / 'old')
+    finished_run('teacher_oicr', cfg, config)
+    with pytest.raises(ValueError, match='refine_grad_scale is 1.0'):
+        tool.main(argv + ['--export-twin', str(twin)])

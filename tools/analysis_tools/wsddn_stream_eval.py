@@ -15,9 +15,14 @@ train exactly as plain WSDDN does, with the OICR teacher's random draws
 (initialisation, dropout, data order): their scores are a plain WSDDN
 teacher that shares OICR's randomness, the paired control of OICR.
 Finished evaluations (``WORK/wsddn_streams/TEACHER/seedN``) are reused.
+``--export-twin OUT`` writes that control as a finished plain WSDDN run,
+``OUT/teacher_wsddn/seedN`` (the checkpoint without the refinement
+streams, the plain run's config, ``done.json`` with the WSDDN streams'
+metrics), so ``accuracy.py --work-dir OUT`` distils students from it.
 
     python tools/analysis_tools/wsddn_stream_eval.py WORK \\
-        --teachers teacher_oicr teacher_oicr_detach --seeds 0 1 2 3
+        --teachers teacher_oicr teacher_oicr_detach --seeds 0 1 2 3 \\
+        [--export-twin WORK_TWIN]
 """
 import argparse
 import glob
@@ -43,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
     parser.add_argument('--plain', default='teacher_wsddn',
                         help='the plain WSDDN teacher run of each seed')
+    parser.add_argument('--export-twin', metavar='OUT',
+                        help='write each teacher run trained with '
+                        'refine_grad_scale=0 as a plain WSDDN run in OUT')
     parser.add_argument('--python', default=sys.executable)
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='more test.py --cfg-options, e.g. '
@@ -102,6 +110,42 @@ def eval_wsddn_streams(args, teacher: str, seed: int) -> dict:
     return metrics
 
 
+def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
+    """Write the WSDDN streams of a ``refine_grad_scale=0`` run as a
+    finished plain WSDDN run (``args.plain``) of ``args.export_twin``."""
+    import shutil
+
+    import torch
+    from mmengine.config import Config
+    run = osp.join(args.work_dir, teacher, f'seed{seed}')
+    config, ckpt, _ = run_dir_files(run)
+    head = Config.fromfile(config).model.roi_head.bbox_head
+    if head.get('refine_grad_scale', 1.0) != 0.0:
+        raise ValueError(
+            f'{config}: model.roi_head.bbox_head.refine_grad_scale is '
+            f"{head.get('refine_grad_scale', 1.0)}, expected 0: only then "
+            'do its WSDDN streams train as plain WSDDN')
+    plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
+    plain_config, _, _ = run_dir_files(plain_run)
+    with open(osp.join(plain_run, 'done.json')) as f:
+        record = json.load(f)
+    out = osp.join(args.export_twin, args.plain, f'seed{seed}')
+    os.makedirs(out, exist_ok=True)
+    shutil.copy(plain_config, out)
+    state = torch.load(ckpt, map_location='cpu')
+    state['state_dict'] = {
+        key: value for key, value in state['state_dict'].items()
+        if '.fc_refine.' not in key}
+    state.pop('optimizer', None)
+    out_ckpt = osp.join(out, osp.basename(ckpt))
+    torch.save(state, out_ckpt)
+    record.update(checkpoint=osp.abspath(out_ckpt), metrics=metrics,
+                  twin_of=osp.abspath(run))
+    with open(osp.join(out, 'done.json'), 'w') as f:
+        json.dump(record, f, indent=1)
+    return out
+
+
 def main(argv=None) -> list:
     args = parse_args(argv)
     rows = []
@@ -110,6 +154,10 @@ def main(argv=None) -> list:
             _, _, refined = run_dir_files(
                 osp.join(args.work_dir, teacher, f'seed{seed}'))
             streams = eval_wsddn_streams(args, teacher, seed)
+            if args.export_twin:
+                out = export_twin(args, teacher, seed, streams)
+                print(f'{teacher} seed {seed}: its WSDDN streams as a plain '
+                      f'WSDDN run in {out}', flush=True)
             plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
             plain = (run_dir_files(plain_run)[2]
                      if osp.isfile(osp.join(plain_run, 'done.json')) else {})
