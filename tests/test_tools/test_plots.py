@@ -522,6 +522,7 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     its WSDDN streams through tools/test.py; a second call reuses the
     stored metrics, and a run without done.json is named in the error."""
     from mmengine.config import Config
+    from mmengine.logging import MessageHub
 
     from mmkdwsd.registry import MODELS
     tool = load_tool(repo_root, 'wsddn_stream_eval')
@@ -536,8 +537,12 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
         run.mkdir(parents=True)
         cfg.dump(str(run / osp.basename(config)))
         ckpt = run / 'epoch_1.pth'
-        torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()),
-                   ckpt)
+        # as a runner writes it: the message hub holds a HistoryBuffer,
+        # which torch.load(weights_only=True) refuses
+        hub = MessageHub.get_instance('wsddn_stream_eval_test')
+        hub.update_scalar('train/loss', 1.0)
+        torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(),
+                        message_hub=hub.state_dict()), ckpt)
         (run / 'done.json').write_text(json.dumps(dict(
             config=config, checkpoint=str(ckpt), metrics=refined)))
         return ckpt
@@ -577,7 +582,8 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     assert done['twin_of'].endswith(osp.join('teacher_oicr', 'seed0'))
     assert (out / osp.basename(plain_config)).is_file()
     plain = MODELS.build(Config.fromfile(plain_config).model)
-    state = torch.load(done['checkpoint'], map_location='cpu')['state_dict']
+    state = torch.load(done['checkpoint'], map_location='cpu',
+                       weights_only=False)['state_dict']
     plain.load_state_dict(state)  # strict: exactly a plain WSDDN's keys
     # refinement that reshaped the features: not a plain WSDDN twin
     cfg.model.roi_head.bbox_head.refine_grad_scale = 1.0

@@ -34,6 +34,7 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
+sys.path.insert(0, ROOT)
 
 from bench_utils import markdown_table  # noqa: E402
 
@@ -117,6 +118,9 @@ def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
 
     import torch
     from mmengine.config import Config
+
+    # mmengine runners' checkpoints hold a HistoryBuffer (torch >= 2.6)
+    from mmkdwsd.compat import load_trusted_local_checkpoint
     run = osp.join(args.work_dir, teacher, f'seed{seed}')
     config, ckpt, _ = run_dir_files(run)
     head = Config.fromfile(config).model.roi_head.bbox_head
@@ -132,7 +136,7 @@ def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
     out = osp.join(args.export_twin, args.plain, f'seed{seed}')
     os.makedirs(out, exist_ok=True)
     shutil.copy(plain_config, out)
-    state = torch.load(ckpt, map_location='cpu')
+    state = load_trusted_local_checkpoint(ckpt, map_location='cpu')
     state['state_dict'] = {
         key: value for key, value in state['state_dict'].items()
         if '.fc_refine.' not in key}
