@@ -579,6 +579,7 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     out = twin / 'teacher_wsddn' / 'seed0'
     done = json.loads((out / 'done.json').read_text())
     assert done['metrics']['CorLoc'] == streams['CorLoc']
+    assert done['config'] == plain_config
     assert done['twin_of'].endswith(osp.join('teacher_oicr', 'seed0'))
     assert (out / osp.basename(plain_config)).is_file()
     plain = MODELS.build(Config.fromfile(plain_config).model)

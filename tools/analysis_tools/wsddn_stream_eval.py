@@ -132,7 +132,9 @@ def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
     plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
     plain_config, _, _ = run_dir_files(plain_run)
     with open(osp.join(plain_run, 'done.json')) as f:
-        record = json.load(f)
+        plain_record = json.load(f)
+    with open(osp.join(run, 'done.json')) as f:
+        record = json.load(f)  # the commit, date, device of the training
     out = osp.join(args.export_twin, args.plain, f'seed{seed}')
     os.makedirs(out, exist_ok=True)
     shutil.copy(plain_config, out)
@@ -143,7 +145,8 @@ def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
     state.pop('optimizer', None)
     out_ckpt = osp.join(out, osp.basename(ckpt))
     torch.save(state, out_ckpt)
-    record.update(checkpoint=osp.abspath(out_ckpt), metrics=metrics,
+    record.update(experiment=args.plain, config=plain_record['config'],
+                  checkpoint=osp.abspath(out_ckpt), metrics=metrics,
                   twin_of=osp.abspath(run))
     with open(osp.join(out, 'done.json'), 'w') as f:
         json.dump(record, f, indent=1)
