@@ -50,8 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--plain', default='teacher_wsddn',
                         help='the plain WSDDN teacher run of each seed')
     parser.add_argument('--export-twin', metavar='OUT',
-                        help='write each teacher run trained with '
-                        'refine_grad_scale=0 as a plain WSDDN run in OUT')
+                        help="write each --teachers run's WSDDN streams "
+                        'as a plain WSDDN run in OUT (each must have been '
+                        'trained with refine_grad_scale=0)')
     parser.add_argument('--python', default=sys.executable)
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='more test.py --cfg-options, e.g. '
@@ -60,7 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run_dir_files(run: str) -> tuple:
-    """The config and checkpoint of a finished run dir, or a clear error."""
+    """The config, checkpoint and metrics of a finished run dir, or a
+    clear error."""
     done = osp.join(run, 'done.json')
     if not osp.isfile(done):
         raise FileNotFoundError(f'{done}: no finished run here (expected '
