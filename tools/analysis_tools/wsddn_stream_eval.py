@@ -38,7 +38,7 @@ sys.path.insert(0, ROOT)
 
 from bench_utils import markdown_table  # noqa: E402
 
-METRICS = ('CorLoc', 'det_mAP', 'mAP')
+METRICS = ('CorLoc', 'det_mAP')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,8 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run_dir_files(run: str) -> tuple:
-    """The config, checkpoint and metrics of a finished run dir, or a
-    clear error."""
+    """The config, checkpoint and ``done.json`` record of a finished run
+    dir, or a clear error."""
     done = osp.join(run, 'done.json')
     if not osp.isfile(done):
         raise FileNotFoundError(f'{done}: no finished run here (expected '
@@ -75,7 +75,7 @@ def run_dir_files(run: str) -> tuple:
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: {what} (named by {done}) is '
                                     'missing')
-    return config, ckpt, record['metrics']
+    return config, ckpt, record
 
 
 def latest_metrics(out_dir: str):
@@ -87,10 +87,9 @@ def latest_metrics(out_dir: str):
         return json.load(f)
 
 
-def eval_wsddn_streams(args, teacher: str, seed: int) -> dict:
+def eval_wsddn_streams(args, teacher: str, seed: int, config: str,
+                       ckpt: str) -> dict:
     """WSDDN-stream metrics of one run, running test.py unless stored."""
-    run = osp.join(args.work_dir, teacher, f'seed{seed}')
-    config, ckpt, _ = run_dir_files(run)
     out_dir = osp.join(args.work_dir, 'wsddn_streams', teacher,
                        f'seed{seed}')
     metrics = latest_metrics(out_dir)
@@ -113,9 +112,11 @@ def eval_wsddn_streams(args, teacher: str, seed: int) -> dict:
     return metrics
 
 
-def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
+def export_twin(args, run: str, seed: int, metrics: dict,
+                plain: tuple) -> str:
     """Write the WSDDN streams of a ``refine_grad_scale=0`` run as a
-    finished plain WSDDN run (``args.plain``) of ``args.export_twin``."""
+    finished plain WSDDN run (``args.plain``, whose :func:`run_dir_files`
+    are ``plain``) of ``args.export_twin``."""
     import shutil
 
     import torch
@@ -123,20 +124,14 @@ def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
 
     # mmengine runners' checkpoints hold a HistoryBuffer (torch >= 2.6)
     from mmkdwsd.compat import load_trusted_local_checkpoint
-    run = osp.join(args.work_dir, teacher, f'seed{seed}')
-    config, ckpt, _ = run_dir_files(run)
+    config, ckpt, record = run_dir_files(run)
     head = Config.fromfile(config).model.roi_head.bbox_head
     if head.get('refine_grad_scale', 1.0) != 0.0:
         raise ValueError(
             f'{config}: model.roi_head.bbox_head.refine_grad_scale is '
             f"{head.get('refine_grad_scale', 1.0)}, expected 0: only then "
             'do its WSDDN streams train as plain WSDDN')
-    plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
-    plain_config, _, _ = run_dir_files(plain_run)
-    with open(osp.join(plain_run, 'done.json')) as f:
-        plain_record = json.load(f)
-    with open(osp.join(run, 'done.json')) as f:
-        record = json.load(f)  # the commit, date, device of the training
+    plain_config, _, plain_record = plain
     out = osp.join(args.export_twin, args.plain, f'seed{seed}')
     os.makedirs(out, exist_ok=True)
     shutil.copy(plain_config, out)
@@ -147,6 +142,7 @@ def export_twin(args, teacher: str, seed: int, metrics: dict) -> str:
     state.pop('optimizer', None)
     out_ckpt = osp.join(out, osp.basename(ckpt))
     torch.save(state, out_ckpt)
+    # the record keeps the training's commit, date and device
     record.update(experiment=args.plain, config=plain_record['config'],
                   checkpoint=osp.abspath(out_ckpt), metrics=metrics,
                   twin_of=osp.abspath(run))
@@ -160,20 +156,23 @@ def main(argv=None) -> list:
     rows = []
     for teacher in args.teachers:
         for seed in args.seeds:
-            _, _, refined = run_dir_files(
-                osp.join(args.work_dir, teacher, f'seed{seed}'))
-            streams = eval_wsddn_streams(args, teacher, seed)
+            run = osp.join(args.work_dir, teacher, f'seed{seed}')
+            config, ckpt, record = run_dir_files(run)
+            streams = eval_wsddn_streams(args, teacher, seed, config, ckpt)
+            plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
+            # the twin needs the plain run; the table shows it if present
+            plain = (run_dir_files(plain_run) if args.export_twin
+                     or osp.isfile(osp.join(plain_run, 'done.json')) else
+                     None)
             if args.export_twin:
-                out = export_twin(args, teacher, seed, streams)
+                out = export_twin(args, run, seed, streams, plain)
                 print(f'{teacher} seed {seed}: its WSDDN streams as a plain '
                       f'WSDDN run in {out}', flush=True)
-            plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
-            plain = (run_dir_files(plain_run)[2]
-                     if osp.isfile(osp.join(plain_run, 'done.json')) else {})
             row = [teacher, seed]
-            for metrics in (refined, streams, plain):
+            for metrics in (record['metrics'], streams,
+                            plain[2]['metrics'] if plain else {}):
                 row += [f'{metrics[m]:.1f}' if m in metrics else '-'
-                        for m in METRICS[:2]]
+                        for m in METRICS]
             rows.append(row)
     header = ['teacher', 'seed', 'CorLoc (refined)', 'det mAP (refined)',
               'CorLoc (its WSDDN streams)', 'det mAP (its WSDDN streams)',
