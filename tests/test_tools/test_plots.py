@@ -574,8 +574,17 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     finished_run('teacher_wsddn', Config.fromfile(plain_config),
                  plain_config)
     twin = tmp_path / 'twin'
+    for name in ('reference', 'kd_stage1', 'kd_stage1_oicr'):
+        (tmp_path / name / 'seed0').mkdir(parents=True)
+    (twin / 'reference').mkdir(parents=True)  # the twin's own: kept
     rows = tool.main(argv + ['--export-twin', str(twin)])
     assert rows[0][6:] == ['12.5', '3.2']  # the plain run's, now present
+    # the runs that do not depend on the plain WSDDN teacher are linked
+    linked = {p.name for p in twin.iterdir() if p.is_symlink()}
+    assert linked == {'teacher_oicr', 'kd_stage1_oicr'}
+    assert ((twin / 'teacher_oicr').resolve() ==
+            (tmp_path / 'teacher_oicr').resolve())
+    assert 'linked from' in capsys.readouterr().out
     out = twin / 'teacher_wsddn' / 'seed0'
     done = json.loads((out / 'done.json').read_text())
     assert done['metrics']['CorLoc'] == streams['CorLoc']

@@ -18,7 +18,11 @@ Finished evaluations (``WORK/wsddn_streams/TEACHER/seedN``) are reused.
 ``--export-twin OUT`` writes that control as a finished plain WSDDN run,
 ``OUT/teacher_wsddn/seedN`` (the checkpoint without the refinement
 streams, the plain run's config, ``done.json`` with the WSDDN streams'
-metrics), so ``accuracy.py --work-dir OUT`` distils students from it.
+metrics), so ``accuracy.py --work-dir OUT`` distils students from it,
+and links into OUT every other experiment of WORK that does not depend on
+the plain WSDDN teacher (the reference, the baselines, the refined
+teachers and their students), so that ``accuracy.py --aggregate
+--work-dir OUT`` compares OICR with its twin seed by seed.
 
     python tools/analysis_tools/wsddn_stream_eval.py WORK \\
         --teachers teacher_oicr teacher_oicr_detach --seeds 0 1 2 3 \\
@@ -151,6 +155,25 @@ def export_twin(args, run: str, seed: int, metrics: dict,
     return out
 
 
+def link_shared(args) -> list:
+    """Link into ``args.export_twin`` each experiment dir of
+    ``args.work_dir`` that neither is the plain WSDDN teacher nor distils
+    from it (those are the twin's own), unless OUT has that experiment
+    already; return the names linked."""
+    from accuracy import EXPERIMENTS
+    linked = []
+    for name in sorted(os.listdir(args.work_dir)):
+        spec = EXPERIMENTS.get(name)
+        source = osp.abspath(osp.join(args.work_dir, name))
+        target = osp.join(args.export_twin, name)
+        if (spec is None or name == args.plain or spec[2] == args.plain
+                or not osp.isdir(source) or osp.lexists(target)):
+            continue
+        os.symlink(source, target)
+        linked.append(name)
+    return linked
+
+
 def main(argv=None) -> list:
     args = parse_args(argv)
     rows = []
@@ -174,6 +197,11 @@ def main(argv=None) -> list:
                 row += [f'{metrics[m]:.1f}' if m in metrics else '-'
                         for m in METRICS]
             rows.append(row)
+    if args.export_twin:
+        linked = link_shared(args)
+        if linked:
+            print(f'linked from {args.work_dir} into {args.export_twin}: '
+                  + ' '.join(linked), flush=True)
     header = ['teacher', 'seed', 'CorLoc (refined)', 'det mAP (refined)',
               'CorLoc (its WSDDN streams)', 'det mAP (its WSDDN streams)',
               f'CorLoc ({args.plain})', f'det mAP ({args.plain})']
