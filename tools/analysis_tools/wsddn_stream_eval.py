@@ -116,11 +116,11 @@ def eval_wsddn_streams(args, teacher: str, seed: int, config: str,
     return metrics
 
 
-def export_twin(args, run: str, seed: int, metrics: dict,
+def export_twin(args, run: str, files: tuple, seed: int, metrics: dict,
                 plain: tuple) -> str:
-    """Write the WSDDN streams of a ``refine_grad_scale=0`` run as a
-    finished plain WSDDN run (``args.plain``, whose :func:`run_dir_files`
-    are ``plain``) of ``args.export_twin``."""
+    """Write the WSDDN streams of a ``refine_grad_scale=0`` run (whose
+    :func:`run_dir_files` are ``files``) as a finished plain WSDDN run
+    (``args.plain``, whose files are ``plain``) of ``args.export_twin``."""
     import shutil
 
     import torch
@@ -128,7 +128,7 @@ def export_twin(args, run: str, seed: int, metrics: dict,
 
     # mmengine runners' checkpoints hold a HistoryBuffer (torch >= 2.6)
     from mmkdwsd.compat import load_trusted_local_checkpoint
-    config, ckpt, record = run_dir_files(run)
+    config, ckpt, record = files
     head = Config.fromfile(config).model.roi_head.bbox_head
     if head.get('refine_grad_scale', 1.0) != 0.0:
         raise ValueError(
@@ -147,11 +147,11 @@ def export_twin(args, run: str, seed: int, metrics: dict,
     out_ckpt = osp.join(out, osp.basename(ckpt))
     torch.save(state, out_ckpt)
     # the record keeps the training's commit, date and device
-    record.update(experiment=args.plain, config=plain_record['config'],
-                  checkpoint=osp.abspath(out_ckpt), metrics=metrics,
-                  twin_of=osp.abspath(run))
+    twin = dict(record, experiment=args.plain, config=plain_record['config'],
+                checkpoint=osp.abspath(out_ckpt), metrics=metrics,
+                twin_of=osp.abspath(run))
     with open(osp.join(out, 'done.json'), 'w') as f:
-        json.dump(record, f, indent=1)
+        json.dump(twin, f, indent=1)
     return out
 
 
@@ -188,7 +188,8 @@ def main(argv=None) -> list:
                      or osp.isfile(osp.join(plain_run, 'done.json')) else
                      None)
             if args.export_twin:
-                out = export_twin(args, run, seed, streams, plain)
+                out = export_twin(args, run, (config, ckpt, record), seed,
+                                  streams, plain)
                 print(f'{teacher} seed {seed}: its WSDDN streams as a plain '
                       f'WSDDN run in {out}', flush=True)
             row = [teacher, seed]

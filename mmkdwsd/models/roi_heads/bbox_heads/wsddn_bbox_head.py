@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.ops import batched_nms
+from mmdet.models.utils import empty_instances
 from mmdet.structures.bbox import bbox_flip, get_box_tensor, scale_boxes
 from mmdet.utils import InstanceList, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule, Sequential
@@ -341,11 +342,7 @@ class WSDDNBBoxHead(BaseModule):
             valid]
         if not valid.any():
             # mmcv's batched_nms fails on no boxes: nothing above score_thr
-            results = InstanceData()
-            results.bboxes = bboxes.new_zeros((0, 4))
-            results.scores = scores
-            results.labels = labels
-            return results
+            return empty_instances([img_meta], scores.device, 'bbox')[0]
         dets, keep = batched_nms(bboxes[roi_inds], scores, labels,
                                  rcnn_test_cfg.get('nms', None))
         max_per_img = rcnn_test_cfg.get('max_per_img', -1)
