@@ -568,7 +568,28 @@ def test_wsddn_stream_eval_tiny(repo_root, tiny_multidigits, tmp_path,
     assert 'evaluating' not in capsys.readouterr().out  # reused
     with pytest.raises(FileNotFoundError, match='seed1.*done.json'):
         tool.main(argv[:3] + ['--seeds', '1'])
-    # the twin: the WSDDN streams as a finished plain WSDDN run
+    # the twin: the WSDDN streams as a finished plain WSDDN run, with the
+    # run's own config less the refinement; no plain run needed
+    twin0 = tmp_path / 'twin0'
+    rows = tool.main(argv + ['--export-twin', str(twin0)])
+    assert rows[0][6:] == ['-', '-']
+    done = json.loads(
+        (twin0 / 'teacher_wsddn' / 'seed0' / 'done.json').read_text())
+    assert done['config'] == tool.plain_experiment_config('teacher_wsddn')
+    twin_cfg = Config.fromfile(
+        str(twin0 / 'teacher_wsddn' / 'seed0' /
+            osp.basename(done['config'])))
+    head = twin_cfg.model.roi_head.bbox_head
+    assert not [k for k in head if 'refine' in k]
+    assert twin_cfg.train_cfg == cfg.train_cfg  # trained as the run was
+    twin_model = MODELS.build(twin_cfg.model)
+    assert not twin_model.roi_head.bbox_head.with_refine
+    twin_model.load_state_dict(torch.load(
+        done['checkpoint'], map_location='cpu',
+        weights_only=False)['state_dict'])  # strict
+    with pytest.raises(ValueError, match="'wsddn_x' is not an accuracy"):
+        tool.main(argv + ['--export-twin', str(twin0), '--plain',
+                          'wsddn_x'])
     plain_config = osp.join(repo_root, 'configs', 'wsddn',
                             'wsddn_resnet18-tiny_1xb8-6e_multidigits.py')
     finished_run('teacher_wsddn', Config.fromfile(plain_config),

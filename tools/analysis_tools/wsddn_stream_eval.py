@@ -17,8 +17,10 @@ teacher that shares OICR's randomness, the paired control of OICR.
 Finished evaluations (``WORK/wsddn_streams/TEACHER/seedN``) are reused.
 ``--export-twin OUT`` writes that control as a finished plain WSDDN run,
 ``OUT/teacher_wsddn/seedN`` (the checkpoint without the refinement
-streams, the plain run's config, ``done.json`` with the WSDDN streams'
-metrics), so ``accuracy.py --work-dir OUT`` distils students from it,
+streams; the run's own config without them, under the plain experiment's
+config name, so the twin keeps the schedule it trained with; ``done.json``
+with the WSDDN streams' metrics; no plain WSDDN run is needed in WORK),
+so ``accuracy.py --work-dir OUT`` distils students from it,
 and links into OUT every other experiment of WORK that does not depend on
 the plain WSDDN teacher (the reference, the baselines, the refined
 teachers and their students), so that ``accuracy.py --aggregate
@@ -116,29 +118,54 @@ def eval_wsddn_streams(args, teacher: str, seed: int, config: str,
     return metrics
 
 
+def plain_experiment_config(plain: str) -> str:
+    """The config path ``accuracy.py`` records for experiment ``plain``."""
+    from accuracy import EXPERIMENTS
+    if plain not in EXPERIMENTS:
+        raise ValueError(
+            f'--plain {plain!r} is not an accuracy.py experiment and has no '
+            'finished run in the work dir to name the twin\'s config after')
+    return EXPERIMENTS[plain][0]
+
+
+def twin_config(cfg):
+    """A refined run's config (a ``Config``, changed in place) without its
+    refinement: its WSDDN streams as the plain WSDDN model, trained as the
+    run was (schedule, data, proposals)."""
+    roi_head = cfg.model.roi_head
+    for key in list(roi_head.bbox_head):
+        if 'refine' in key:
+            roi_head.bbox_head.pop(key)
+    if roi_head.get('test_cfg'):
+        roi_head.test_cfg.pop('region_scores', None)
+    return cfg
+
+
 def export_twin(args, run: str, files: tuple, seed: int, metrics: dict,
                 plain: tuple) -> str:
     """Write the WSDDN streams of a ``refine_grad_scale=0`` run (whose
     :func:`run_dir_files` are ``files``) as a finished plain WSDDN run
-    (``args.plain``, whose files are ``plain``) of ``args.export_twin``."""
-    import shutil
-
+    (``args.plain``) of ``args.export_twin``; ``plain``: the files of the
+    work dir's plain run of that seed, or None (the config's name is then
+    the plain experiment's)."""
     import torch
     from mmengine.config import Config
 
     # mmengine runners' checkpoints hold a HistoryBuffer (torch >= 2.6)
     from mmkdwsd.compat import load_trusted_local_checkpoint
     config, ckpt, record = files
-    head = Config.fromfile(config).model.roi_head.bbox_head
+    cfg = Config.fromfile(config)
+    head = cfg.model.roi_head.bbox_head
     if head.get('refine_grad_scale', 1.0) != 0.0:
         raise ValueError(
             f'{config}: model.roi_head.bbox_head.refine_grad_scale is '
             f"{head.get('refine_grad_scale', 1.0)}, expected 0: only then "
             'do its WSDDN streams train as plain WSDDN')
-    plain_config, _, plain_record = plain
+    plain_name = plain[2]['config'] if plain else plain_experiment_config(
+        args.plain)
     out = osp.join(args.export_twin, args.plain, f'seed{seed}')
     os.makedirs(out, exist_ok=True)
-    shutil.copy(plain_config, out)
+    twin_config(cfg).dump(osp.join(out, osp.basename(plain_name)))
     state = load_trusted_local_checkpoint(ckpt, map_location='cpu')
     state['state_dict'] = {
         key: value for key, value in state['state_dict'].items()
@@ -147,7 +174,7 @@ def export_twin(args, run: str, files: tuple, seed: int, metrics: dict,
     out_ckpt = osp.join(out, osp.basename(ckpt))
     torch.save(state, out_ckpt)
     # the record keeps the training's commit, date and device
-    twin = dict(record, experiment=args.plain, config=plain_record['config'],
+    twin = dict(record, experiment=args.plain, config=plain_name,
                 checkpoint=osp.abspath(out_ckpt), metrics=metrics,
                 twin_of=osp.abspath(run))
     with open(osp.join(out, 'done.json'), 'w') as f:
@@ -183,10 +210,9 @@ def main(argv=None) -> list:
             config, ckpt, record = run_dir_files(run)
             streams = eval_wsddn_streams(args, teacher, seed, config, ckpt)
             plain_run = osp.join(args.work_dir, args.plain, f'seed{seed}')
-            # the twin needs the plain run; the table shows it if present
-            plain = (run_dir_files(plain_run) if args.export_twin
-                     or osp.isfile(osp.join(plain_run, 'done.json')) else
-                     None)
+            # the table shows the plain run if present
+            plain = (run_dir_files(plain_run) if osp.isfile(
+                osp.join(plain_run, 'done.json')) else None)
             if args.export_twin:
                 out = export_twin(args, run, (config, ckpt, record), seed,
                                   streams, plain)
