@@ -131,13 +131,11 @@ def plain_experiment_config(plain: str) -> str:
 def twin_config(cfg):
     """A refined run's config (a ``Config``, changed in place) without its
     refinement: its WSDDN streams as the plain WSDDN model, trained as the
-    run was (schedule, data, proposals)."""
-    roi_head = cfg.model.roi_head
-    for key in list(roi_head.bbox_head):
-        if 'refine' in key:
-            roi_head.bbox_head.pop(key)
-    if roi_head.get('test_cfg'):
-        roi_head.test_cfg.pop('region_scores', None)
+    run was (schedule, data, proposals). ``test_cfg.region_scores`` needs
+    no change: without refinement both of its values rank by WSDDN."""
+    head = cfg.model.roi_head.bbox_head
+    for key in [k for k in head if 'refine' in k]:
+        head.pop(key)
     return cfg
 
 
