@@ -40,9 +40,9 @@ def teacher_view_pipeline(distiller_cfg: dict, flip: bool = False) -> list:
     Returns:
         list[dict]: Load image and proposals, fixed resize, (flip,) pack.
     """
-    from mmkdwsd.models.distillers import KDWSDDistiller
+    from mmkdwsd.models.distillers import load_teacher_config
     teacher_cfg = distiller_cfg['teacher_cfg']
-    full = KDWSDDistiller.load_teacher_config(teacher_cfg)
+    full = load_teacher_config(teacher_cfg)
     pipeline = full.get('test_pipeline')
     where = f'"{teacher_cfg}"' if isinstance(teacher_cfg, str) \
         else 'model.teacher_cfg'

@@ -36,7 +36,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.model import BaseModel  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 
-from mmkdwsd.models.distillers import KDWSDDistiller  # noqa: E402
+from mmkdwsd.models.distillers import freeze  # noqa: E402
 from mmkdwsd.registry import MODELS  # noqa: E402
 
 STUDENT_CONFIG = 'configs/mlc/resnet18-tiny_1xb8-12e_multidigits-32px.py'
@@ -63,7 +63,7 @@ class ClassifierToClassifierKD(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor)
         self.teacher = MODELS.build(teacher)
         load_checkpoint(self.teacher, teacher_ckpt, map_location='cpu')
-        KDWSDDistiller.freeze(self.teacher)
+        freeze(self.teacher)
         self.student = MODELS.build(student)
         channels = student['head']['in_channels']
         self.adapter = nn.Conv2d(channels, channels, 1)

@@ -1,20 +1,19 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
-from mmengine.runner import CheckpointLoader
 from torch import Tensor
 
 from mmkdwsd.registry import MODELS
-from mmkdwsd.utils import model_num_classes, unwrap_preprocessor_cfg
+from mmkdwsd.utils import model_num_classes
 from ..losses import (refined_soft_targets, stack_soft_targets,
                       wsddn_soft_targets)
+from .teacher_setup import (freeze, kd_preprocessor_cfg, load_teacher_weights,
+                            teacher_model_cfg)
 
 ForwardResults = Union[Dict[str, Tensor], list, Tensor]
 
@@ -111,10 +110,10 @@ class KDWSDDistiller(BaseModel):
                  eval_teacher: bool = True,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        teacher_model = self._teacher_model_cfg(teacher_cfg)
+        teacher_model = teacher_model_cfg(teacher_cfg)
         super().__init__(
-            data_preprocessor=self._kd_preprocessor_cfg(
-                data_preprocessor, teacher_model, student),
+            data_preprocessor=kd_preprocessor_cfg(data_preprocessor,
+                                                  teacher_model, student),
             init_cfg=init_cfg)
         self.teacher_cfg = teacher_cfg
         self.teacher = MODELS.build(teacher_model)
@@ -128,7 +127,7 @@ class KDWSDDistiller(BaseModel):
                 'KDWSDDistiller: no teacher_ckpt given, the teacher keeps its '
                 'initial weights (only sensible in tests)')
         self.teacher._is_init = True
-        self.freeze(self.teacher)
+        freeze(self.teacher)
         self.sup_weight = sup_weight
         self.eval_teacher = eval_teacher
         self.feat_cfg = feat_distill
@@ -186,69 +185,6 @@ class KDWSDDistiller(BaseModel):
                 f'e.g. {[n for n, _ in self.student.named_children()]} and '
                 'their children (backbone.layer1, ...)') from None
 
-    @classmethod
-    def _teacher_model_cfg(cls, teacher_cfg: Union[str, dict]) -> dict:
-        """The teacher's model dict from its config file or dict."""
-        teacher_cfg = cls.load_teacher_config(teacher_cfg)
-        if 'model' in teacher_cfg:
-            teacher_cfg = teacher_cfg['model']
-        return ConfigDict(teacher_cfg)
-
-    @staticmethod
-    def load_teacher_config(teacher_cfg: Union[str, dict]) -> dict:
-        """The teacher's whole config (a dict is returned as it is).
-
-        Args:
-            teacher_cfg (str | dict): The teacher's config file: absolute,
-                relative to the working directory, or relative to the
-                package's ``.mim/`` copy of ``configs/`` (what ``mim`` runs
-                from elsewhere); or a config dict.
-
-        Returns:
-            Config | dict: The loaded config.
-        """
-        if isinstance(teacher_cfg, str):
-            # relative to the working directory, else to the configs shipped
-            # in the installed package (what `mim train` runs from elsewhere)
-            candidates = [teacher_cfg]
-            if not osp.isabs(teacher_cfg):
-                package = osp.dirname(
-                    osp.dirname(osp.dirname(osp.abspath(__file__))))
-                candidates.append(osp.join(package, '.mim', teacher_cfg))
-            path = next((p for p in candidates if osp.isfile(p)), None)
-            if path is None:
-                raise FileNotFoundError(
-                    f'KDWSDDistiller: teacher config "{teacher_cfg}" does '
-                    'not exist (relative paths are looked up in the working '
-                    'directory, then in the package\'s .mim/ configs)')
-            teacher_cfg = Config.fromfile(path)
-        return teacher_cfg
-
-    @staticmethod
-    def _kd_preprocessor_cfg(cfg: OptConfigType, teacher: dict,
-                             student: dict) -> dict:
-        """A ``KDDataPreprocessor`` config whose missing branches are the
-        teacher's and the student's own preprocessors, so each model sees
-        its inputs normalised exactly as in its own training. A
-        ``PreDecodedDataPreprocessor`` gets that config as the preprocessor
-        it wraps (and a model's own fast-path wrapper is unwrapped: the
-        branch gets what it wraps)."""
-        cfg = dict(type='KDDataPreprocessor') if cfg is None else dict(cfg)
-        if unwrap_preprocessor_cfg(cfg) is not cfg:  # the fast path's
-            cfg['preprocessor'] = KDWSDDistiller._kd_preprocessor_cfg(
-                cfg.get('preprocessor'), teacher, student)
-            return cfg
-        for branch, model in (('teacher', teacher), ('student', student)):
-            if cfg.get(branch) is None:
-                cfg[branch] = unwrap_preprocessor_cfg(
-                    model.get('data_preprocessor'))
-            if cfg[branch] is None:
-                raise ValueError(
-                    f'KDWSDDistiller: no preprocessor for the {branch} view: '
-                    f'set data_preprocessor.{branch} or the {branch} '
-                    "model's data_preprocessor")
-        return cfg
-
     def _check_num_classes(self, num_classes: Optional[int]) -> int:
         """Refuse teacher, student and dataset class counts that differ."""
         counts = dict(
@@ -282,39 +218,9 @@ class KDWSDDistiller(BaseModel):
         Args:
             filename (str): A checkpoint written by the teacher's training.
         """
-        logger = MMLogger.get_current_instance()
-        logger.info(f'KDWSDDistiller: loading the teacher checkpoint '
-                    f'"{filename}" on the CPU')
-        ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
-        state = {
-            k[7:] if k.startswith('module.') else k: v
-            for k, v in state.items()
-        }
-        own = self.teacher.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        mismatched = sorted(
-            f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-            f'{tuple(own[k].shape)}' for k in set(own) & set(state)
-            if state[k].shape != own[k].shape)
-        if missing or unexpected or mismatched:
-            source = f'"{self.teacher_cfg}"' if isinstance(
-                self.teacher_cfg, str) else 'the teacher config dict'
-            raise RuntimeError(
-                f'KDWSDDistiller: teacher checkpoint "{filename}" does not '
-                f'fit the teacher built from {source}:\n'
-                f'  missing keys ({len(missing)}): {missing}\n'
-                f'  unexpected keys ({len(unexpected)}): {unexpected}\n'
-                f'  shape mismatches ({len(mismatched)}): {mismatched}')
-        self.teacher.load_state_dict(state, strict=True)
-
-    @staticmethod
-    def freeze(model: nn.Module) -> None:
-        """Put ``model`` in eval mode and stop its gradients."""
-        model.eval()
-        for param in model.parameters():
-            param.requires_grad = False
+        source = f'"{self.teacher_cfg}"' if isinstance(
+            self.teacher_cfg, str) else 'the teacher config dict'
+        load_teacher_weights(self.teacher, filename, source)
 
     def train(self, mode: bool = True) -> 'KDWSDDistiller':
         """Set train mode; the teacher (and its BN/dropout) stays in eval."""

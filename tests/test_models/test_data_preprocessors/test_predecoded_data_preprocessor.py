@@ -239,7 +239,7 @@ def test_det_view_without_proposals_is_named(tiny_multidigits):
 
 
 def test_distiller_wraps_its_kd_preprocessor():
-    from mmkdwsd.models.distillers.kdwsd_distiller import KDWSDDistiller
+    from mmkdwsd.models.distillers import kd_preprocessor_cfg
     wrapped_teacher = dict(
         data_preprocessor=dict(
             type='PreDecodedDataPreprocessor',
@@ -250,14 +250,14 @@ def test_distiller_wraps_its_kd_preprocessor():
         dict(branch='teacher', pack='det', scales=[64]),
         dict(branch='student', pack='cls', scales=[32]),
     ]
-    cfg = KDWSDDistiller._kd_preprocessor_cfg(
+    cfg = kd_preprocessor_cfg(
         dict(type='PreDecodedDataPreprocessor', views=views),
         wrapped_teacher, student)
     # the distiller's KDDataPreprocessor, inside; the teacher config's own
     # fast-path wrapper unwrapped to its DetDataPreprocessor
     assert cfg['preprocessor'] == dict(
         type='KDDataPreprocessor', teacher=DET, student=CLS)
-    assert KDWSDDistiller._kd_preprocessor_cfg(
+    assert kd_preprocessor_cfg(
         None, wrapped_teacher, student)['teacher'] == DET
     processor = MODELS.build(cfg).cpu()
     assert processor.preprocessor.teacher.device == torch.device('cpu')

@@ -8,6 +8,7 @@ from unittest import TestCase
 import torch
 from mmengine.optim import OptimWrapper
 
+from mmkdwsd.models.distillers import teacher_model_cfg
 from mmkdwsd.registry import MODELS
 from .toy_models import (FC7_DIM, KD_PREPROCESSOR, NUM_CLASSES,
                          STUDENT_CHANNELS, toy_kd_batch, toy_student)
@@ -267,7 +268,7 @@ class TestKDWSDDistiller(TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             os.chdir(tmp)
             try:
-                cfg = MODELS.get('KDWSDDistiller')._teacher_model_cfg(rel)
+                cfg = teacher_model_cfg(rel)
                 with self.assertRaisesRegex(
                         FileNotFoundError,
                         'configs/wsddn/missing.py" does not exist .*'
