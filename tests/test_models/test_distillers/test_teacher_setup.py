@@ -6,7 +6,7 @@ from mmengine.config import ConfigDict
 from mmkdwsd.models.distillers import (freeze, load_teacher_weights,
                                        teacher_model_cfg)
 from mmkdwsd.registry import MODELS
-from .toy_models import NUM_CLASSES  # noqa: F401 (registers ToyWSDDN)
+from . import toy_models  # noqa: F401 (registers ToyWSDDN)
 
 
 def build_teacher(**kwargs):
