@@ -444,6 +444,9 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))
     _check_staged_gain_decomposition(repo_root, work)
+    run_script('accuracy.py', *common, '--work-dir', work, '--only',
+               'kd_staged_cached_noflip', '--seed', '0')
+    _check_teacher_swap_students(repo_root, work, str(tmp_path))
     _check_mosaic_transfer_set(repo_root, work, data, str(tmp_path))
     _check_large_schedule_ablation(repo_root, work, str(tmp_path))
     _check_data_scaling_probe(repo_root, data, str(tmp_path))
@@ -638,6 +641,54 @@ def _check_staged_gain_decomposition(repo_root, work):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
     assert "unknown run 'labels_only'" in proc.stderr
+
+
+def _check_teacher_swap_students(repo_root, work, tmp):
+    """teacher_swap_students.sh on the finished tiny work dir A and a work
+    dir B that shares A's teacher and stage 2 but has its own copy of
+    stage 1's checkpoint: each swapped cell starts from the other work
+    dir's stage 1, the same-teacher cells are read from accuracy.py's
+    runs, and a rerun trains nothing."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'teacher_swap_students.sh')
+    other = osp.join(tmp, 'acc_b')
+    for name in ('teacher_wsddn', 'kd_staged_cached_noflip'):
+        os.makedirs(osp.join(other, name))
+        os.symlink(osp.join(work, name, 'seed0'),
+                   osp.join(other, name, 'seed0'))
+    done = json.load(open(osp.join(work, 'kd_stage1', 'seed0',
+                                   'done.json')))
+    stage1 = osp.join(other, 'kd_stage1', 'seed0')
+    os.makedirs(stage1)
+    ckpt_b = osp.join(stage1, osp.basename(done['checkpoint']))
+    shutil.copy(done['checkpoint'], ckpt_b)
+    json.dump(dict(done, checkpoint=ckpt_b),
+              open(osp.join(stage1, 'done.json'), 'w'))
+    out = osp.join(tmp, 'swap')
+    cmd = ['bash', script, work, other, '0', '', out]
+    env = dict(os.environ, PY=sys.executable)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for feat, ckpt in (('acc', done['checkpoint']), ('acc_b', ckpt_b)):
+        pred = 'acc_b' if feat == 'acc' else 'acc'
+        log = open(osp.join(out, f'feat-{feat}_pred-{pred}',
+                            'seed0.log')).read()
+        assert f'load student. in model from: {ckpt}' in log
+    rows = re.findall(r'^\| (acc(?:_b)?) \| (acc(?:_b)?) \| (\d+\.\d) \| '
+                      r'(\d+\.\d) ± 0\.0 \|$', proc.stdout, re.M)
+    assert [r[:2] for r in rows] == [('acc', 'acc'), ('acc', 'acc_b'),
+                                     ('acc_b', 'acc'), ('acc_b', 'acc_b')]
+    metrics = json.load(open(osp.join(work, 'kd_staged_cached_noflip',
+                                      'seed0', 'done.json')))['metrics']
+    assert rows[0][2] == rows[3][2] == '%.1f' % metrics['student/mAP']
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert 'stage-2 seed 0 (' in proc.stdout
+    assert 'stage-2 seed 0 (' not in rerun.stdout
+    assert re.findall(r'^\| acc.*$', rerun.stdout, re.M) == re.findall(
+        r'^\| acc.*$', proc.stdout, re.M)
 
 
 def test_onnx_latency_tiny(run_script, tmp_path):
