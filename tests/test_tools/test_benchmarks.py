@@ -665,8 +665,18 @@ def _check_teacher_swap_students(repo_root, work, tmp):
     json.dump(dict(done, checkpoint=ckpt_b),
               open(osp.join(stage1, 'done.json'), 'w'))
     out = osp.join(tmp, 'swap')
-    cmd = ['bash', script, work, other, '0', '', out]
     env = dict(os.environ, PY=sys.executable)
+    # a work dir without the finished runs is named before any training
+    missing = subprocess.run(['bash', script, work, tmp, '0', '', out],
+                             env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert missing.returncode == 1
+    run = osp.join(osp.realpath(tmp), 'kd_staged_cached_noflip', 'seed0')
+    assert (f'missing {run}/done.json: run tools/benchmarks/accuracy.py '
+            '--only kd_staged_cached_noflip --seed 0 first') in \
+        missing.stderr
+    assert not os.path.exists(out)
+    cmd = ['bash', script, work, other, '0', '', out]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

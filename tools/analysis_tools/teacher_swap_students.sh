@@ -38,15 +38,17 @@ stage1_ckpt() {  # WORK -> the checkpoint of its finished kd_stage1 run
 }
 
 run_cell() {  # FEAT_WORK PRED_WORK STAGE2_SEED
-  local cell=feat-$(basename "$1")_pred-$(basename "$2") run
+  local cell=feat-$(basename "$1")_pred-$(basename "$2") run cfg ckpt
   run=$OUT/$cell/seed$3
   [ -f "$run.done" ] && return
+  WORK=$2
+  cfg=$(saved_config kd_staged_cached_noflip "$SEED")
+  ckpt=$(stage1_ckpt "$1")
   echo "$cell, stage-2 seed $3 ($(date +%T))"
   mkdir -p "$OUT/$cell"
-  WORK=$2
-  $PY tools/train.py "$(saved_config kd_staged_cached_noflip "$SEED")" \
-    --work-dir "$run" --cfg-options randomness.seed="$3" \
-    "model.student.init_cfg.checkpoint=$(stage1_ckpt "$1")" \
+  $PY tools/train.py "$cfg" --work-dir "$run" \
+    --cfg-options randomness.seed="$3" \
+    "model.student.init_cfg.checkpoint=$ckpt" \
     > "$run.log" 2>&1 || { echo "failed, see $run.log" >&2; exit 1; }
   touch "$run.done"
 }
