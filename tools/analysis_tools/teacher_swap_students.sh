@@ -61,14 +61,15 @@ for s in $STAGE2_SEEDS; do
   done
 done
 
-echo "| features from | soft targets from | stage-2 seeds" \
-  "$SEED $STAGE2_SEEDS: val mAP | mean ± sd |"
+SEEDS=$(echo $SEED $STAGE2_SEEDS)  # word-split: one space between seeds
+echo "| features from | soft targets from | stage-2 seeds $SEEDS:" \
+  "val mAP | mean ± sd |"
 echo "|---|---|---|---|"
 for feat in "$A" "$B"; do
   for pred in "$A" "$B"; do
     cell=feat-$(basename "$feat")_pred-$(basename "$pred")
     maps=()
-    for s in $SEED $STAGE2_SEEDS; do
+    for s in $SEEDS; do
       if [ "$feat" = "$pred" ] && [ "$s" = "$SEED" ]; then
         maps+=("$(map_of "$feat/kd_staged_cached_noflip/seed$s/done.json")")
       else
