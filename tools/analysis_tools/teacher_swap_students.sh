@@ -15,8 +15,8 @@
 # the work dirs' seed are the accuracy.py runs themselves). Prints each
 # cell's val mAP per seed, its mean and standard deviation. About 5
 # minutes per run on 2 CPU cores; a rerun skips the finished runs
-# ($OUT/CELL/seedS.done). STAGE2_SEEDS defaults to "11 12"; OUT to
-# teacher_swap beside WORK_A.
+# ($OUT/CELL/seedS.done). Defaults: SEED 1, STAGE2_SEEDS "11 12" (an
+# empty argument: none), OUT teacher_swap beside WORK_A.
 # Usage: bash tools/analysis_tools/teacher_swap_students.sh \
 #   WORK_A WORK_B [SEED] [STAGE2_SEEDS] [OUT]
 set -euo pipefail
