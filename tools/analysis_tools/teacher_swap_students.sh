@@ -37,8 +37,13 @@ stage1_ckpt() {  # WORK -> the checkpoint of its finished kd_stage1 run
   grep -o '"checkpoint": "[^"]*"' "$done" | cut -d'"' -f4
 }
 
+cell_of() {  # FEAT_WORK PRED_WORK -> the cell's folder name
+  echo "feat-$(basename "$1")_pred-$(basename "$2")"
+}
+
 run_cell() {  # FEAT_WORK PRED_WORK STAGE2_SEED
-  local cell=feat-$(basename "$1")_pred-$(basename "$2") run cfg ckpt
+  local cell run cfg ckpt
+  cell=$(cell_of "$1" "$2")
   run=$OUT/$cell/seed$3
   [ -f "$run.done" ] && return
   WORK=$2
@@ -67,7 +72,7 @@ echo "| features from | soft targets from | stage-2 seeds $SEEDS:" \
 echo "|---|---|---|---|"
 for feat in "$A" "$B"; do
   for pred in "$A" "$B"; do
-    cell=feat-$(basename "$feat")_pred-$(basename "$pred")
+    cell=$(cell_of "$feat" "$pred")
     maps=()
     for s in $SEEDS; do
       if [ "$feat" = "$pred" ] && [ "$s" = "$SEED" ]; then
