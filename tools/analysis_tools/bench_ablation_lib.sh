@@ -1,7 +1,8 @@
 # Shared by the ablation scripts that start from a finished
 # `tools/benchmarks/accuracy.py` work dir (large_schedule_ablation.sh,
 # soft_target_temperature_ablation.sh, staged_gain_decomposition.sh,
-# transfer_set_distillation.sh, mosaic_transfer_set.sh) and
+# transfer_set_distillation.sh, mosaic_transfer_set.sh,
+# teacher_swap_students.sh, stage1_seed_students.sh) and
 # data_scaling_probe.sh; sourced, not run. saved_config needs WORK (the
 # accuracy.py work dir) set, train_once PY.
 
@@ -40,4 +41,9 @@ train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
     touch "$3/$1.done"
   fi
   echo "$1: val mAP $(last_val_map "$3/$1.log")"
+}
+
+mean_sd() {  # numbers, one per line, on stdin -> "mean ± sample sd"
+  awk '{s+=$1; q+=$1*$1; n++} END {m=s/n; v=(n>1)?(q-n*m*m)/(n-1):0;
+    printf "%.1f ± %.1f", m, sqrt(v>0?v:0)}'
 }

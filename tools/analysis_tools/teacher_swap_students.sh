@@ -82,8 +82,6 @@ for feat in "$A" "$B"; do
       fi
     done
     echo "| $(basename "$feat") | $(basename "$pred") |" \
-      "$(printf '%.1f ' "${maps[@]}")| $(printf '%s\n' "${maps[@]}" |
-        awk '{s+=$1; q+=$1*$1; n++} END {m=s/n; v=(n>1)?(q-n*m*m)/(n-1):0;
-          printf "%.1f ± %.1f", m, sqrt(v>0?v:0)}') |"
+      "$(printf '%.1f ' "${maps[@]}")| $(printf '%s\n' "${maps[@]}" | mean_sd) |"
   done
 done
