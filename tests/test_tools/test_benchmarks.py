@@ -447,6 +447,7 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     run_script('accuracy.py', *common, '--work-dir', work, '--only',
                'kd_staged_cached_noflip', '--seed', '0')
     _check_teacher_swap_students(repo_root, work, str(tmp_path))
+    _check_stage1_seed_students(repo_root, work, str(tmp_path))
     _check_mosaic_transfer_set(repo_root, work, data, str(tmp_path))
     _check_large_schedule_ablation(repo_root, work, str(tmp_path))
     _check_data_scaling_probe(repo_root, data, str(tmp_path))
@@ -699,6 +700,54 @@ def _check_teacher_swap_students(repo_root, work, tmp):
     assert 'stage-2 seed 0 (' not in rerun.stdout
     assert re.findall(r'^\| acc.*$', rerun.stdout, re.M) == re.findall(
         r'^\| acc.*$', proc.stdout, re.M)
+
+
+def _check_stage1_seed_students(repo_root, work, tmp):
+    """stage1_seed_students.sh on the finished tiny work dir, one extra
+    stage-1 seed: stage 1 runs again at that seed, stage 2 at the work
+    dir's seed starts from it, the table reads the work dir's seed from
+    accuracy.py's run, and a rerun trains nothing; a work dir without the
+    finished runs is named before any training."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'stage1_seed_students.sh')
+    out = osp.join(tmp, 'stage1_seeds')
+    env = dict(os.environ, PY=sys.executable, SEED='0', STAGE1_SEEDS='5',
+               OUT=out)
+    missing = subprocess.run(['bash', script, work, tmp], env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 1
+    run = osp.join(osp.realpath(tmp), 'kd_stage1', 'seed0')
+    assert (f'missing {run}/done.json: run tools/benchmarks/accuracy.py '
+            '--only kd_stage1 --seed 0 first') in missing.stderr
+    assert not os.path.exists(out)
+    cmd = ['bash', script, work]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    stage1 = osp.join(out, 'acc', 'stage1_seed5')
+    assert re.search(r'^\s+seed: 5$', open(stage1 + '.log').read(), re.M)
+    stage2 = open(osp.join(out, 'acc', 'stage2_seed5.log')).read()
+    assert re.search(r'^\s+seed: 0$', stage2, re.M)
+    ckpt = sorted(glob.glob(osp.join(stage1, 'epoch_*.pth')))[-1]
+    assert f'load student. in model from: {ckpt}' in stage2
+    metrics = json.load(open(osp.join(work, 'kd_staged_cached_noflip',
+                                      'seed0', 'done.json')))['metrics']
+    row = re.findall(r'^\| acc \| (\d+\.\d) (\d+\.\d) \| (\d+\.\d) ± '
+                     r'(\d+\.\d) \| 0\.0 0\.0 \| 0\.0 ± 0\.0 \|$',
+                     proc.stdout, re.M)
+    assert len(row) == 1, proc.stdout
+    first, second, mean, _ = row[0]
+    assert first == '%.1f' % metrics['student/mAP']
+    assert second == '%.1f' % float(re.findall(
+        r'Epoch\(val\).*?mAP: ([0-9.]+)', stage2)[-1])
+    assert abs(float(mean) - (float(first) + float(second)) / 2) <= 0.1
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert 'stage1_seed5 (' in proc.stdout
+    assert 'stage1_seed5 (' not in rerun.stdout
+    assert re.findall(r'^\| acc .*$', rerun.stdout, re.M) == re.findall(
+        r'^\| acc .*$', proc.stdout, re.M)
 
 
 def test_onnx_latency_tiny(run_script, tmp_path):

@@ -74,6 +74,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=None,
                         help='replaces the loaders\' data_root')
     parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--workers', type=int, default=2,
+                        help='loader worker processes')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the initialisation and the split')
     parser.add_argument('--out', default=None, help='result json')
@@ -288,8 +290,8 @@ def probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
 
 
 def build_loaders(cfg: Config, args: argparse.Namespace) -> dict:
-    """The config's training and validation loaders, in order, no
-    shuffling, single-process unless the config says otherwise."""
+    """The config's training and validation loaders, in order, with
+    ``--batch-size`` and ``--workers``."""
     loaders = {}
     for split in ('train', 'val'):
         loader_cfg = cfg[f'{split}_dataloader'].copy()
@@ -299,6 +301,9 @@ def build_loaders(cfg: Config, args: argparse.Namespace) -> dict:
             inner.data_root = osp.abspath(args.data_root) + '/'
         loader_cfg.sampler = dict(type='DefaultSampler', shuffle=False)
         loader_cfg.batch_size = args.batch_size
+        loader_cfg.num_workers = args.workers
+        loader_cfg.persistent_workers = False
+        loader_cfg.pin_memory = False
         loaders[split] = Runner.build_dataloader(loader_cfg, seed=args.seed)
     return loaders
 
