@@ -29,7 +29,7 @@ import torch
 from mmengine.config import Config
 
 from mmkdwsd.compat import torchscript_onnx_exporter
-from mmkdwsd.utils import unwrap_preprocessor_cfg
+from mmkdwsd.utils import mim_path, unwrap_preprocessor_cfg
 
 _DEPLOY_CFG_NAME = osp.join('deploy', 'classification_onnxruntime_dynamic.py')
 _PKG_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -40,7 +40,7 @@ def _default_deploy_cfg() -> str:
     in ``mmkdwsd/.mim/configs/`` of a regular install."""
     candidates = [
         osp.join(osp.dirname(_PKG_DIR), 'configs', _DEPLOY_CFG_NAME),
-        osp.join(_PKG_DIR, '.mim', 'configs', _DEPLOY_CFG_NAME)
+        mim_path('configs', _DEPLOY_CFG_NAME)
     ]
     return next((c for c in candidates if osp.isfile(c)), candidates[0])
 

@@ -1,7 +1,23 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
+import os.path as osp
 from typing import Optional
 
 from torch import nn
+
+
+def mim_path(*parts: str) -> str:
+    """A path inside the package's ``.mim/`` folder: the copies of
+    ``configs/`` and ``tools/`` an install carries, which ``mim`` runs from
+    (a source checkout's ``.mim/`` links back to its own folders).
+
+    Args:
+        *parts (str): Path parts below ``.mim/``, e.g. ``'configs'``.
+
+    Returns:
+        str: The absolute path (whether or not it exists).
+    """
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    return osp.join(package, '.mim', *parts)
 
 
 def model_num_classes(model: nn.Module) -> Optional[int]:

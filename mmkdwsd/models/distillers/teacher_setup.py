@@ -11,7 +11,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 
-from mmkdwsd.utils import unwrap_preprocessor_cfg
+from mmkdwsd.utils import mim_path, unwrap_preprocessor_cfg
 
 
 def load_teacher_config(teacher_cfg: Union[str, dict]) -> dict:
@@ -32,9 +32,7 @@ def load_teacher_config(teacher_cfg: Union[str, dict]) -> dict:
     # installed package (what `mim train` runs from elsewhere)
     candidates = [teacher_cfg]
     if not osp.isabs(teacher_cfg):
-        package = osp.dirname(osp.dirname(osp.dirname(
-            osp.abspath(__file__))))
-        candidates.append(osp.join(package, '.mim', teacher_cfg))
+        candidates.append(mim_path(teacher_cfg))
     path = next((p for p in candidates if osp.isfile(p)), None)
     if path is None:
         raise FileNotFoundError(
