@@ -2,7 +2,6 @@
 """Smoke tests of tools/benchmarks/ on the CPU at tiny sizes: each script
 runs end to end and prints its table with finite numbers."""
 import glob
-import importlib.util
 import json
 import math
 import os
@@ -15,6 +14,8 @@ import sys
 import mmengine
 import pytest
 import torch
+
+from tests.test_tools import load_script
 
 TOOLS = osp.join('tools', 'benchmarks')
 
@@ -33,10 +34,7 @@ def run_script(repo_root, capsys, monkeypatch):
 
     def run(script, *args):
         path = osp.join(repo_root, TOOLS, script)
-        spec = importlib.util.spec_from_file_location(
-            f'bench_{script[:-3]}', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_script(path, f'bench_{script[:-3]}')
         capsys.readouterr()
         module.main(list(args))
         return capsys.readouterr().out
@@ -295,10 +293,8 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
     the table shows each run's epochs and warns when the label-trained
     students' schedules differ (the CPU pilot's staged students trained
     half the baseline's epochs and fell below it, docs/benchmarks.md)."""
-    spec = importlib.util.spec_from_file_location(
-        'bench_accuracy_epochs', osp.join(repo_root, TOOLS, 'accuracy.py'))
-    acc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acc)
+    acc = load_script(osp.join(repo_root, TOOLS, 'accuracy.py'),
+                      'bench_accuracy_epochs')
     work = tmp_path / 'acc'
     for name in ('reference', 'teacher_wsddn', 'kd_stage1', 'teacher_oicr'):
         run = work / name / 'seed0'
@@ -807,10 +803,8 @@ def test_step_ops_tiny(run_script):
 def test_gpu_session_waves_follow_dependencies(repo_root):
     """gpu_session.sh's waves hold every accuracy.py experiment once, each
     after its teacher, its reference and the stage 1 it starts from."""
-    spec = importlib.util.spec_from_file_location(
-        'bench_accuracy_waves', osp.join(repo_root, TOOLS, 'accuracy.py'))
-    acc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acc)
+    acc = load_script(osp.join(repo_root, TOOLS, 'accuracy.py'),
+                      'bench_accuracy_waves')
     script = osp.join(repo_root, TOOLS, 'gpu_session.sh')
     proc = subprocess.run(
         ['bash', '-c', 'source <(sed -n "/^WAVES=/,/^ALL_RUNS=/p" "$0"); '
@@ -832,10 +826,8 @@ def test_every_oicr_run_has_its_wsddn_counterpart(repo_root):
     """accuracy.py's WSDDN_OF pairs each OICR run that learns the labels
     (and the OICR teacher) with the same recipe on the WSDDN teacher: the
     same start (staged or not) and the same flips."""
-    spec = importlib.util.spec_from_file_location(
-        'bench_accuracy_pairs', osp.join(repo_root, TOOLS, 'accuracy.py'))
-    acc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acc)
+    acc = load_script(osp.join(repo_root, TOOLS, 'accuracy.py'),
+                      'bench_accuracy_pairs')
     exps = acc.EXPERIMENTS
     refined = {name for name, (_, kind, *_) in exps.items()
                if kind == 'teacher' and name != 'teacher_wsddn'}
@@ -860,10 +852,8 @@ def test_soft_target_names_differ_per_source_temperature_and_view(
     file next to the teacher's checkpoint: the temperatures, the flipped
     view and the refinement streams' targets never share one."""
     from mmengine.config import Config
-    spec = importlib.util.spec_from_file_location(
-        'bench_accuracy_names', osp.join(repo_root, TOOLS, 'accuracy.py'))
-    acc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(acc)
+    acc = load_script(osp.join(repo_root, TOOLS, 'accuracy.py'),
+                      'bench_accuracy_names')
     names = {
         name: acc.soft_target_name(
             Config.fromfile(osp.join(repo_root, acc.EXPERIMENTS[name][0])))

@@ -1,7 +1,6 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """tools/analysis_tools/cross_fit_soft_targets.py: fold data roots, the
 merge of per-fold soft targets, and the whole chain on tiny data."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,15 +12,13 @@ import mmengine
 import numpy as np
 import pytest
 
+from tests.test_tools import load_script
+
 TOOL = osp.join('tools', 'analysis_tools', 'cross_fit_soft_targets.py')
 
 
 def load_tool(repo_root: str):
-    spec = importlib.util.spec_from_file_location(
-        'mmkdwsd_cross_fit', osp.join(repo_root, TOOL))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(repo_root, TOOL), 'mmkdwsd_cross_fit')
 
 
 def _coco(ids):

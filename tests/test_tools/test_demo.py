@@ -1,11 +1,12 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """tools/demo.py: student labels, teacher boxes drawn per predicted class."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+
+from tests.test_tools import load_script
 
 STUDENT_CONFIG = osp.join('tests', 'data', 'configs', 'tiny_student_mlc.py')
 TEACHER_CONFIG = osp.join('configs', 'wsddn',
@@ -14,11 +15,8 @@ CLASSES = ['red', 'green', 'blue', 'none']
 
 
 def load_tool(repo_root: str):
-    spec = importlib.util.spec_from_file_location(
-        'mmkdwsd_demo_tool', osp.join(repo_root, 'tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(repo_root, 'tools', 'demo.py'),
+                       'mmkdwsd_demo_tool')
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -2,7 +2,6 @@
 """tools/analysis_tools/linear_probe.py: the probe's fit, checkpoint
 loading (a distiller's ``student.`` keys), bad input, and the whole tool on
 tiny real scenes."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,17 +10,15 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from tests.test_tools import load_script
+
 TOOL = osp.join('tools', 'analysis_tools', 'linear_probe.py')
 CONFIG = osp.join('configs', 'benchmarks',
                   'resnet18-tiny_1xb64-30e_multidigits-large-64px.py')
 
 
 def load_tool(repo_root: str):
-    spec = importlib.util.spec_from_file_location(
-        'mmkdwsd_linear_probe', osp.join(repo_root, TOOL))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(repo_root, TOOL))
 
 
 def _student(repo_root):

@@ -1,27 +1,22 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """tools/analysis_tools/mosaic_scenes.py: box cropping, the mosaics' pixels
 and annotations, the larger split's layout, reruns and bad input."""
-import importlib.util
 import json
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.test_tools import load_script
+
 TOOL = osp.join('tools', 'analysis_tools', 'mosaic_scenes.py')
 
 
 def load_tool(repo_root: str):
-    spec = importlib.util.spec_from_file_location(
-        'mmkdwsd_mosaic_scenes', osp.join(repo_root, TOOL))
-    module = importlib.util.module_from_spec(spec)
     # registered, so that the worker processes' jobs pickle by name
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(repo_root, TOOL), register=True)
 
 
 def test_crop_boxes(repo_root):

@@ -1,7 +1,6 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """tools/analysis_tools: per-class AP gain chart, training curves and
 soft-target statistics."""
-import importlib.util
 import json
 import os.path as osp
 import pickle
@@ -11,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from tests.test_tools import load_script
+
 
 def load_tool(repo_root: str, name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'mmkdwsd_{name}',
+    return load_script(
         osp.join(repo_root, 'tools', 'analysis_tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_plot_ap_gain_from_metric_json(tmp_path, repo_root, capsys):

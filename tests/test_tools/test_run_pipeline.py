@@ -1,7 +1,6 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """tools/run_pipeline.py: finished stages are never retrained, interrupted
 stages resume, and the results table holds the three models."""
-import importlib.util
 import json
 import logging
 import os
@@ -10,15 +9,12 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from tests.test_tools import load_script
+
 
 @pytest.fixture(scope='module')
 def tool(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'mmkdwsd_run_pipeline', osp.join(repo_root, 'tools',
-                                         'run_pipeline.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(repo_root, 'tools', 'run_pipeline.py'))
 
 
 class _NoRunner:
