@@ -689,13 +689,8 @@ def _check_teacher_swap_students(repo_root, work, tmp):
     metrics = json.load(open(osp.join(work, 'kd_staged_cached_noflip',
                                       'seed0', 'done.json')))['metrics']
     assert rows[0][2] == rows[3][2] == '%.1f' % metrics['student/mAP']
-    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                           timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert 'stage-2 seed 0 (' in proc.stdout
-    assert 'stage-2 seed 0 (' not in rerun.stdout
-    assert re.findall(r'^\| acc.*$', rerun.stdout, re.M) == re.findall(
-        r'^\| acc.*$', proc.stdout, re.M)
+    _assert_rerun_trains_nothing(cmd, env, proc, 'stage-2 seed 0 (',
+                                 r'^\| acc.*$')
 
 
 def _check_stage1_seed_students(repo_root, work, tmp):
@@ -737,13 +732,21 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     assert second == '%.1f' % float(re.findall(
         r'Epoch\(val\).*?mAP: ([0-9.]+)', stage2)[-1])
     assert abs(float(mean) - (float(first) + float(second)) / 2) <= 0.1
+    _assert_rerun_trains_nothing(cmd, env, proc, 'stage1_seed5 (',
+                                 r'^\| acc .*$')
+
+
+def _assert_rerun_trains_nothing(cmd, env, first, marker, rows):
+    """A rerun of ``cmd`` prints no ``marker`` (the line of a run it
+    trains), which the first run (``first``) printed, and the same table
+    rows (the lines matching ``rows``)."""
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True,
                            timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert 'stage1_seed5 (' in proc.stdout
-    assert 'stage1_seed5 (' not in rerun.stdout
-    assert re.findall(r'^\| acc .*$', rerun.stdout, re.M) == re.findall(
-        r'^\| acc .*$', proc.stdout, re.M)
+    assert marker in first.stdout
+    assert marker not in rerun.stdout
+    assert re.findall(rows, rerun.stdout, re.M) == re.findall(
+        rows, first.stdout, re.M)
 
 
 def test_onnx_latency_tiny(run_script, tmp_path):
