@@ -715,9 +715,9 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    stage1 = osp.join(out, 'acc', 'stage1_seed5')
+    stage1 = osp.join(out, 'acc', 'seed0', 'stage1_seed5')
     assert re.search(r'^\s+seed: 5$', open(stage1 + '.log').read(), re.M)
-    stage2 = open(osp.join(out, 'acc', 'stage2_seed5.log')).read()
+    stage2 = open(osp.join(out, 'acc', 'seed0', 'stage2_seed5.log')).read()
     assert re.search(r'^\s+seed: 0$', stage2, re.M)
     ckpt = sorted(glob.glob(osp.join(stage1, 'epoch_*.pth')))[-1]
     assert f'load student. in model from: {ckpt}' in stage2
@@ -732,8 +732,22 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     assert second == '%.1f' % float(re.findall(
         r'Epoch\(val\).*?mAP: ([0-9.]+)', stage2)[-1])
     assert abs(float(mean) - (float(first) + float(second)) / 2) <= 0.1
-    _assert_rerun_trains_nothing(cmd, env, proc, 'stage1_seed5 (',
+    _assert_rerun_trains_nothing(cmd, env, proc, 'acc/seed0/stage1_seed5 (',
                                  r'^\| acc .*$')
+    # another seed of the work dirs trains its own runs (its first
+    # version read seed 0's instead): here seed 1 is seed 0's runs again
+    for name in ('kd_stage1', 'kd_staged_cached_noflip'):
+        os.symlink(osp.join(work, name, 'seed0'),
+                   osp.join(work, name, 'seed1'))
+    seed1 = subprocess.run(cmd, env=dict(env, SEED='1'), capture_output=True,
+                           text=True, timeout=600)
+    for name in ('kd_stage1', 'kd_staged_cached_noflip'):
+        os.unlink(osp.join(work, name, 'seed1'))
+    assert seed1.returncode == 0, seed1.stderr[-3000:]
+    assert 'acc/seed1/stage1_seed5 (' in seed1.stdout
+    assert 'acc/seed1/stage2_seed5 (' in seed1.stdout
+    assert re.search(r'^\s+seed: 1$', open(osp.join(
+        out, 'acc', 'seed1', 'stage2_seed5.log')).read(), re.M)
 
 
 def _assert_rerun_trains_nothing(cmd, env, first, marker, rows):

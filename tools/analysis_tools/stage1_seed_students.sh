@@ -15,8 +15,8 @@
 # itself is the accuracy.py run), its mean and standard deviation, and each
 # work dir's per-seed difference from the first. About 9 minutes per
 # stage-1 seed and work dir on 2 CPU cores; a rerun skips the finished
-# runs ($OUT/NAME/stage{1,2}_seedS.done). Defaults: SEED 1, STAGE1_SEEDS
-# "21 22", OUT stage1_seeds beside the first work dir.
+# runs ($OUT/WORK_NAME/seedSEED/stage{1,2}_seedS.done). Defaults: SEED 1,
+# STAGE1_SEEDS "21 22", OUT stage1_seeds beside the first work dir.
 # Usage: [SEED=1] [STAGE1_SEEDS="21 22"] [OUT=DIR] \
 #   bash tools/analysis_tools/stage1_seed_students.sh WORK [WORK ...]
 set -euo pipefail
@@ -39,7 +39,7 @@ train_run() {  # RUN CONFIG CFG_OPTIONS...: train unless RUN.done
   local run=$1 cfg=$2
   shift 2
   [ -f "$run.done" ] && return
-  echo "$(basename "$(dirname "$run")") $(basename "$run") ($(date +%T))"
+  echo "${run#"$OUT"/} ($(date +%T))"
   $PY tools/train.py "$cfg" --work-dir "$run" --cfg-options "$@" \
     > "$run.log" 2>&1 || { echo "failed, see $run.log" >&2; exit 1; }
   touch "$run.done"
@@ -47,7 +47,7 @@ train_run() {  # RUN CONFIG CFG_OPTIONS...: train unless RUN.done
 
 for s in $STAGE1_SEEDS; do
   for WORK in "${WORKS[@]}"; do
-    dir=$OUT/$(basename "$WORK")
+    dir=$OUT/$(basename "$WORK")/seed$SEED
     mkdir -p "$dir"
     train_run "$dir/stage1_seed$s" "$(saved_config kd_stage1 "$SEED")" \
       randomness.seed="$s"
@@ -65,7 +65,7 @@ maps_of() {  # WORK -> its val mAP at each seed of SEEDS
     if [ "$s" = "$SEED" ]; then
       map_of "$1/kd_staged_cached_noflip/seed$s/done.json"
     else
-      last_val_map "$OUT/$(basename "$1")/stage2_seed$s.log"
+      last_val_map "$OUT/$(basename "$1")/seed$SEED/stage2_seed$s.log"
     fi
   done
 }
