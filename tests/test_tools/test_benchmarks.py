@@ -711,6 +711,11 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     assert (f'missing {run}/done.json: run tools/benchmarks/accuracy.py '
             '--only kd_stage1 --seed 0 first') in missing.stderr
     assert not os.path.exists(out)
+    twice = subprocess.run(['bash', script, work, work], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert twice.returncode == 1
+    assert 'two work dirs named acc: their runs would share $OUT/acc' in \
+        twice.stderr
     cmd = ['bash', script, work]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=600)

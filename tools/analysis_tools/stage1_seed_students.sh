@@ -30,6 +30,9 @@ OUT=$(realpath -m "${OUT:-$(dirname "${WORKS[0]}")/stage1_seeds}")
 PY=${PY:-.venv/bin/python}
 . tools/analysis_tools/bench_ablation_lib.sh
 
+names=$(for w in "${WORKS[@]}"; do basename "$w"; done | sort | uniq -d)
+[ -z "$names" ] || { echo "two work dirs named $names: their runs would" \
+  "share \$OUT/$names; give work dirs of distinct names" >&2; exit 1; }
 for WORK in "${WORKS[@]}"; do  # every saved config first: fail before training
   saved_config kd_stage1 "$SEED" > /dev/null
   saved_config kd_staged_cached_noflip "$SEED" > /dev/null
