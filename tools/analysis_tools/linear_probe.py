@@ -1,10 +1,11 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
 """How much a student checkpoint's intermediate maps say about the labels.
 
-An analysis for issue 8 (docs/benchmarks.md, "Which stage carries the
-teacher's schedule"), not part of the method. Stage 1 of the staged recipe
-trains only the student's stem and the layer it pools the teacher's regions
-from (``feat_distill.student_layer``); stage 2 starts from that. Two stage-1
+An analysis for issue 8 (docs/benchmarks.md, "Stage 1's own randomness,
+and a linear probe of its features"), not part of the method. Stage 1 of
+the staged recipe trains only the student's stem and the layer it pools
+the teacher's regions from (``feat_distill.student_layer``); stage 2
+starts from that. Two stage-1
 students that differ only in their teacher give stage-2 students that differ
 by a few mAP points, in either direction. This measures the stage-1 features
 themselves: for each checkpoint, the maps of each ``--layers`` module of the
