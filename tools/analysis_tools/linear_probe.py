@@ -5,12 +5,12 @@ An analysis for issue 8 (docs/benchmarks.md, "Stage 1's own randomness,
 and a linear probe of its features"), not part of the method. Stage 1 of
 the staged recipe trains only the student's stem and the layer it pools
 the teacher's regions from (``feat_distill.student_layer``); stage 2
-starts from that. Two stage-1
-students that differ only in their teacher give stage-2 students that differ
-by a few mAP points, in either direction. This measures the stage-1 features
-themselves: for each checkpoint, the maps of each ``--layers`` module of the
-student network over the training and validation images (the config's
-loaders, no augmentation), pooled to a ``--grid`` x ``--grid`` grid
+starts from that. Two stage-1 students that differ only in their teacher
+give stage-2 students that differ by a few mAP points, in either
+direction. This measures the stage-1 features themselves: for each
+checkpoint, the maps of each ``--layers`` module of the student network
+over the training and validation images (the config's loaders, no
+augmentation), pooled to a ``--grid`` x ``--grid`` grid
 (``--pool avg`` or ``max``) and flattened, then one linear multi-label
 classifier (a logistic regression per class, L2-regularised, fitted to
 convergence by L-BFGS on the standardised training features) is fitted on
