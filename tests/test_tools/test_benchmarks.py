@@ -697,8 +697,9 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     """stage1_seed_students.sh on the finished tiny work dir, one extra
     stage-1 seed: stage 1 runs again at that seed, stage 2 at the work
     dir's seed starts from it, the table reads the work dir's seed from
-    accuracy.py's run, and a rerun trains nothing; a work dir without the
-    finished runs is named before any training."""
+    accuracy.py's run, a rerun trains nothing, and another seed of the
+    work dir trains its own runs; a work dir without the finished runs,
+    and two work dirs of one name, are refused before any training."""
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'stage1_seed_students.sh')
     out = osp.join(tmp, 'stage1_seeds')
