@@ -4,7 +4,7 @@
 # transfer_set_distillation.sh, mosaic_transfer_set.sh,
 # teacher_swap_students.sh, stage1_seed_students.sh) and
 # data_scaling_probe.sh; sourced, not run. saved_config needs WORK (the
-# accuracy.py work dir) set, train_once PY.
+# accuracy.py work dir) set, train_run and train_once PY.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
@@ -33,13 +33,20 @@ param_scheduler = [$warmup
          T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
 }
 
+train_run() {  # LABEL RUN CONFIG [CFG_OPTIONS...]: train into RUN (log
+  # RUN.log) unless RUN.done, printing "LABEL (time)" when it trains
+  local label=$1 run=$2 cfg=$3
+  shift 3
+  [ -f "$run.done" ] && return
+  echo "$label ($(date +%T))"
+  mkdir -p "$(dirname "$run")"
+  $PY tools/train.py "$cfg" --work-dir "$run" ${1+--cfg-options "$@"} \
+    > "$run.log" 2>&1 || { echo "failed, see $run.log" >&2; exit 1; }
+  touch "$run.done"
+}
+
 train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
-  if [ ! -f "$3/$1.done" ]; then
-    echo "$1 ($(date +%T))"
-    $PY tools/train.py "$2" --work-dir "$3/$1" > "$3/$1.log" 2>&1 ||
-      { echo "failed, see $3/$1.log" >&2; exit 1; }
-    touch "$3/$1.done"
-  fi
+  train_run "$1" "$3/$1" "$2"
   echo "$1: val mAP $(last_val_map "$3/$1.log")"
 }
 

@@ -38,24 +38,13 @@ for WORK in "${WORKS[@]}"; do  # every saved config first: fail before training
   saved_config kd_staged_cached_noflip "$SEED" > /dev/null
 done
 
-train_run() {  # RUN CONFIG CFG_OPTIONS...: train unless RUN.done
-  local run=$1 cfg=$2
-  shift 2
-  [ -f "$run.done" ] && return
-  echo "${run#"$OUT"/} ($(date +%T))"
-  $PY tools/train.py "$cfg" --work-dir "$run" --cfg-options "$@" \
-    > "$run.log" 2>&1 || { echo "failed, see $run.log" >&2; exit 1; }
-  touch "$run.done"
-}
-
 for s in $STAGE1_SEEDS; do
   for WORK in "${WORKS[@]}"; do
-    dir=$OUT/$(basename "$WORK")/seed$SEED
-    mkdir -p "$dir"
-    train_run "$dir/stage1_seed$s" "$(saved_config kd_stage1 "$SEED")" \
-      randomness.seed="$s"
-    ckpt=$(ls "$dir/stage1_seed$s"/epoch_*.pth | sort -V | tail -1)
-    train_run "$dir/stage2_seed$s" \
+    dir=$(basename "$WORK")/seed$SEED
+    train_run "$dir/stage1_seed$s" "$OUT/$dir/stage1_seed$s" \
+      "$(saved_config kd_stage1 "$SEED")" randomness.seed="$s"
+    ckpt=$(ls "$OUT/$dir/stage1_seed$s"/epoch_*.pth | sort -V | tail -1)
+    train_run "$dir/stage2_seed$s" "$OUT/$dir/stage2_seed$s" \
       "$(saved_config kd_staged_cached_noflip "$SEED")" \
       randomness.seed="$SEED" "model.student.init_cfg.checkpoint=$ckpt"
   done

@@ -42,20 +42,13 @@ cell_of() {  # FEAT_WORK PRED_WORK -> the cell's folder name
 }
 
 run_cell() {  # FEAT_WORK PRED_WORK STAGE2_SEED
-  local cell run cfg ckpt
+  local cell cfg ckpt
   cell=$(cell_of "$1" "$2")
-  run=$OUT/$cell/seed$3
-  [ -f "$run.done" ] && return
   WORK=$2
   cfg=$(saved_config kd_staged_cached_noflip "$SEED")
   ckpt=$(stage1_ckpt "$1")
-  echo "$cell, stage-2 seed $3 ($(date +%T))"
-  mkdir -p "$OUT/$cell"
-  $PY tools/train.py "$cfg" --work-dir "$run" \
-    --cfg-options randomness.seed="$3" \
-    "model.student.init_cfg.checkpoint=$ckpt" \
-    > "$run.log" 2>&1 || { echo "failed, see $run.log" >&2; exit 1; }
-  touch "$run.done"
+  train_run "$cell, stage-2 seed $3" "$OUT/$cell/seed$3" "$cfg" \
+    randomness.seed="$3" "model.student.init_cfg.checkpoint=$ckpt"
 }
 
 run_cell "$A" "$B" "$SEED"
