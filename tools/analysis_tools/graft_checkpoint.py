@@ -93,9 +93,10 @@ def graft(base: Dict[str, torch.Tensor], donor: Dict[str, torch.Tensor],
     """
     empty = [p for p in parts if not any(in_parts(k, [p]) for k in base)]
     if empty:
-        some = ', '.join(sorted({k.rsplit('.', 2)[0] for k in base})[:8])
+        modules = sorted({'.'.join(k.split('.')[:-1][:3]) for k in base})
         raise ValueError(f'--parts {" ".join(empty)} match no key of '
-                         f'{base_name} (its modules include {some})')
+                         f'{base_name} (its modules include '
+                         f'{", ".join(modules[:12])})')
     mine = [k for k in base if in_parts(k, parts)]
     theirs = [k for k in donor if in_parts(k, parts)]
     only_base = sorted(set(mine) - set(theirs))
