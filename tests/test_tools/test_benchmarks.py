@@ -444,6 +444,7 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
                'kd_staged_cached_noflip', '--seed', '0')
     _check_teacher_swap_students(repo_root, work, str(tmp_path))
     _check_stage1_seed_students(repo_root, work, str(tmp_path))
+    _check_stage1_graft_students(repo_root, work, str(tmp_path))
     _check_mosaic_transfer_set(repo_root, work, data, str(tmp_path))
     _check_large_schedule_ablation(repo_root, work, str(tmp_path))
     _check_data_scaling_probe(repo_root, data, str(tmp_path))
@@ -683,7 +684,7 @@ def _check_teacher_swap_students(repo_root, work, tmp):
                             'seed0.log')).read()
         assert f'load student. in model from: {ckpt}' in log
     rows = re.findall(r'^\| (acc(?:_b)?) \| (acc(?:_b)?) \| (\d+\.\d) \| '
-                      r'(\d+\.\d) ± 0\.0 \|$', proc.stdout, re.M)
+                      r'(\d+\.\d) \(one value\) \|$', proc.stdout, re.M)
     assert [r[:2] for r in rows] == [('acc', 'acc'), ('acc', 'acc_b'),
                                      ('acc_b', 'acc'), ('acc_b', 'acc_b')]
     metrics = json.load(open(osp.join(work, 'kd_staged_cached_noflip',
@@ -754,6 +755,81 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     assert 'acc/seed1/stage2_seed5 (' in seed1.stdout
     assert re.search(r'^\s+seed: 1$', open(osp.join(
         out, 'acc', 'seed1', 'stage2_seed5.log')).read(), re.M)
+
+
+def _check_stage1_graft_students(repo_root, work, tmp):
+    """stage1_graft_students.sh on the tiny work dir and the stage-1 seed
+    that _check_stage1_seed_students trained: each off-diagonal run starts
+    from a graft of one seed's stem and layer1 onto the other's rest, the
+    diagonal is read from the earlier runs, and a rerun trains nothing; a
+    stage-1 seed not yet trained is refused, naming the command."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'stage1_graft_students.sh')
+    out = osp.join(tmp, 'stage1_seeds')
+    env = dict(os.environ, PY=sys.executable, SEED='0', STAGE1_SEEDS='5',
+               OUT=out)
+    missing = subprocess.run(['bash', script, work],
+                             env=dict(env, STAGE1_SEEDS='6'),
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 1
+    assert (f'missing {out}/acc/seed0/stage2_seed6.done: run SEED=0 '
+            f'STAGE1_SEEDS="6" OUT={out} bash tools/analysis_tools/'
+            f'stage1_seed_students.sh {work} first') in missing.stderr
+    cmd = ['bash', script, work]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    runs = osp.join(out, 'acc', 'seed0')
+    stage1 = {
+        '0': json.load(open(osp.join(work, 'kd_stage1', 'seed0',
+                                     'done.json')))['checkpoint'],
+        '5': sorted(glob.glob(osp.join(runs, 'stage1_seed5',
+                                       'epoch_*.pth')))[-1]
+    }
+    states = {s: torch.load(c, map_location='cpu')['state_dict']
+              for s, c in stage1.items()}
+    maps = {}
+    for a, b in (('0', '5'), ('5', '0')):
+        run = osp.join(runs, f'stage2_graft_a{a}_r{b}')
+        graft = torch.load(run + '.pth', map_location='cpu')['state_dict']
+        for key, value in graft.items():
+            source = a if key.startswith(('student.backbone.conv1.',
+                                          'student.backbone.bn1.',
+                                          'student.backbone.layer1.')) else b
+            assert torch.equal(value, states[source][key]), key
+        log = open(run + '.log').read()
+        assert f'load student. in model from: {run}.pth' in log
+        assert re.search(r'^\s+seed: 0$', log, re.M)
+        maps[a, b] = float(re.findall(r'Epoch\(val\).*?mAP: ([0-9.]+)',
+                                      log)[-1])
+    maps['0', '0'] = json.load(open(osp.join(
+        work, 'kd_staged_cached_noflip', 'seed0',
+        'done.json')))['metrics']['student/mAP']
+    maps['5', '5'] = float(re.findall(
+        r'Epoch\(val\).*?mAP: ([0-9.]+)',
+        open(osp.join(runs, 'stage2_seed5.log')).read())[-1])
+    for a in ('0', '5'):
+        row = re.findall(rf'^\| {a} \| (\d+\.\d) \| (\d+\.\d) \| '
+                         r'\d+\.\d ± \d+\.\d \|$', proc.stdout, re.M)
+        assert row == [tuple('%.1f' % maps[a, b] for b in ('0', '5'))], \
+            proc.stdout
+    cols = re.findall(r'^\| column mean \| (\d+\.\d) \| (\d+\.\d) \| \|$',
+                      proc.stdout, re.M)
+    assert len(cols) == 1, proc.stdout
+    for col, b in zip(cols[0], ('0', '5')):
+        assert abs(float(col) - (maps['0', b] + maps['5', b]) / 2) <= 0.051
+    # two seeds: the four cells' residual is |a00 - a05 - a50 + a55| / 2
+    residual = abs(maps['0', '0'] - maps['0', '5'] - maps['5', '0'] +
+                   maps['5', '5']) / 2
+    summary = re.findall(r"^trained part's seed \(row means\): \d+\.\d ± "
+                         r"\d+\.\d; rest's seed \(column means\): "
+                         r"\d+\.\d ± \d+\.\d; residual sd: (\d+\.\d)$",
+                         proc.stdout, re.M)
+    assert len(summary) == 1, proc.stdout
+    assert abs(float(summary[0]) - residual) <= 0.051
+    _assert_rerun_trains_nothing(cmd, env, proc,
+                                 'acc/seed0/stage2_graft_a0_r5 (',
+                                 r'^\| (\d|column).*$')
 
 
 def _assert_rerun_trains_nothing(cmd, env, first, marker, rows):

@@ -51,6 +51,8 @@ train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
 }
 
 mean_sd() {  # numbers, one per line, on stdin -> "mean ± sample sd"
+  # ("mean (one value)" for one number, which has no sd)
   awk '{s+=$1; q+=$1*$1; n++} END {m=s/n; v=(n>1)?(q-n*m*m)/(n-1):0;
-    printf "%.1f ± %.1f", m, sqrt(v>0?v:0)}'
+    if (n == 1) printf "%.1f (one value)", m;
+    else printf "%.1f ± %.1f", m, sqrt(v>0?v:0)}'
 }

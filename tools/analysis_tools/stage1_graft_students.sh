@@ -10,9 +10,11 @@
 # checkpoint (`graft_checkpoint.py`) and trains stage 2 from it: the saved
 # `kd_staged_cached_noflip` config at SEED, as stage1_seed_students.sh.
 # The pairs a = b are those runs. Prints a table of val mAP, rows the
-# trained part's seed, columns the rest's, with the row and column means
-# and their standard deviations: which of the two a stage-1 seed's effect
-# on its student comes from. About 4.5 minutes per pair on 2 CPU cores
+# trained part's seed, columns the rest's, with the row and column means,
+# their standard deviations and the residual one (what neither explains:
+# stage 2's own noise and the parts' interaction): which of the two a
+# stage-1 seed's effect on its student comes from. About 4.5 minutes per
+# pair on 2 CPU cores
 # (6 pairs for 3 seeds); a rerun skips the finished runs
 # ($OUT/WORK_NAME/seedSEED/stage2_graft_a{a}_r{b}.done). Defaults: SEED 1,
 # STAGE1_SEEDS "21 22", OUT stage1_seeds beside the work dir (as
@@ -21,10 +23,12 @@
 #   bash tools/analysis_tools/stage1_graft_students.sh WORK
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-[ $# -eq 1 ] || { sed -n '2,21p' "$0" >&2; exit 1; }
+[ $# -eq 1 ] || { sed -n '2,23p' "$0" >&2; exit 1; }
 WORK=$(realpath "$1")
 SEED=${SEED:-1}
 STAGE1_SEEDS=${STAGE1_SEEDS-21 22}
+[ -n "${STAGE1_SEEDS// /}" ] || { echo "STAGE1_SEEDS is empty: give the" \
+  "stage-1 seeds stage1_seed_students.sh trained" >&2; exit 1; }
 OUT=$(realpath -m "${OUT:-$(dirname "$WORK")/stage1_seeds}")
 PARTS=${PARTS:-student.backbone.conv1 student.backbone.bn1 student.backbone.layer1}
 PY=${PY:-.venv/bin/python}
@@ -70,19 +74,31 @@ cell() {  # A B -> val mAP of stage 2 from seed A's PARTS on seed B's rest
     last_val_map "$DIR/stage2_seed$1.log"
   fi
 }
+grid=$(for a in $SEEDS; do  # lines "A B mAP"
+  for b in $SEEDS; do echo "$a $b $(cell "$a" "$b")"; done
+done)
+means() {  # FIELD (1: rows, 2: columns) -> the mean mAP of each seed there
+  local s
+  for s in $SEEDS; do
+    echo "$grid" | awk -v f="$1" -v s="$s" '$f == s {t += $3; n++}
+      END {print t / n}'
+  done
+}
 echo "| trained part ($PARTS) from stage-1 seed | rest from seed:" \
   "$(printf '%s | ' $SEEDS)mean ± sd |"
 echo "|---|$(printf -- '---|%.0s' $SEEDS)---|"
 for a in $SEEDS; do
-  maps=$(for b in $SEEDS; do cell "$a" "$b"; done)
+  maps=$(echo "$grid" | awk -v a="$a" '$1 == a {print $3}')
   echo "| $a | $(printf '%.1f | ' $maps)$(echo "$maps" | mean_sd) |"
 done
-rows=$(for a in $SEEDS; do
-  for b in $SEEDS; do cell "$a" "$b"; done | awk '{s+=$1} END {print s/NR}'
-done)
-cols=$(for b in $SEEDS; do
-  for a in $SEEDS; do cell "$a" "$b"; done | awk '{s+=$1} END {print s/NR}'
-done)
-echo "| column mean | $(printf '%.1f | ' $cols)|"
-echo "trained part's seed (row means): $(echo "$rows" | mean_sd);" \
-  "rest's seed (column means): $(echo "$cols" | mean_sd)"
+echo "| column mean | $(printf '%.1f | ' $(means 2))|"
+# two-way decomposition: what is left of each cell after its row's and its
+# column's effects (stage 2's own noise and the two parts' interaction)
+residual=$(echo "$grid" | awk '{x[$1, $2] = $3; r[$1] += $3; c[$2] += $3;
+  g += $3; n++} END {for (a in r) R++; for (b in c) C++; g /= n;
+  for (k in x) {split(k, p, SUBSEP); e = x[k] - r[p[1]] / C - c[p[2]] / R + g;
+    q += e * e}
+  printf "%.1f", sqrt(q / ((R - 1) * (C - 1)))}')
+echo "trained part's seed (row means): $(means 1 | mean_sd);" \
+  "rest's seed (column means): $(means 2 | mean_sd);" \
+  "residual sd: $residual"
