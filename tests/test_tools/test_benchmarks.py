@@ -765,7 +765,8 @@ def _check_stage1_graft_students(repo_root, work, tmp):
     stage-1 seed not yet trained is refused, naming the command."""
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'stage1_graft_students.sh')
-    out = osp.join(tmp, 'stage1_seeds')
+    # the script names its runs by their real paths
+    out, work = osp.realpath(osp.join(tmp, 'stage1_seeds')), osp.realpath(work)
     env = dict(os.environ, PY=sys.executable, SEED='0', STAGE1_SEEDS='5',
                OUT=out)
     missing = subprocess.run(['bash', script, work],
@@ -786,12 +787,15 @@ def _check_stage1_graft_students(repo_root, work, tmp):
         '5': sorted(glob.glob(osp.join(runs, 'stage1_seed5',
                                        'epoch_*.pth')))[-1]
     }
-    states = {s: torch.load(c, map_location='cpu')['state_dict']
+    # tools/train.py checkpoints hold more than weights (their meta)
+    states = {s: torch.load(c, map_location='cpu',
+                            weights_only=False)['state_dict']
               for s, c in stage1.items()}
     maps = {}
     for a, b in (('0', '5'), ('5', '0')):
         run = osp.join(runs, f'stage2_graft_a{a}_r{b}')
-        graft = torch.load(run + '.pth', map_location='cpu')['state_dict']
+        graft = torch.load(run + '.pth', map_location='cpu',
+                           weights_only=False)['state_dict']
         for key, value in graft.items():
             source = a if key.startswith(('student.backbone.conv1.',
                                           'student.backbone.bn1.',
