@@ -817,18 +817,24 @@ def _check_stage1_graft_students(repo_root, work, tmp):
                          r'\d+\.\d ± \d+\.\d \|$', proc.stdout, re.M)
         assert row == [tuple('%.1f' % maps[a, b] for b in ('0', '5'))], \
             proc.stdout
-    cols = re.findall(r'^\| column mean \| (\d+\.\d) \| (\d+\.\d) \| \|$',
+    cols = re.findall(r'^\| column mean \| (\d+\.\d) \| (\d+\.\d) \|  \|$',
                       proc.stdout, re.M)
     assert len(cols) == 1, proc.stdout
     for col, b in zip(cols[0], ('0', '5')):
         assert abs(float(col) - (maps['0', b] + maps['5', b]) / 2) <= 0.051
+    # the grid file holds every cell
+    grid = [line.split() for line in open(osp.join(runs, 'grid.tsv'))]
+    assert [(a, b) for a, b, _ in grid] == [('0', '0'), ('0', '5'),
+                                            ('5', '0'), ('5', '5')]
+    for a, b, value in grid:
+        assert abs(float(value) - maps[a, b]) < 1e-3
     # two seeds: the four cells' residual is |a00 - a05 - a50 + a55| / 2
     residual = abs(maps['0', '0'] - maps['0', '5'] - maps['5', '0'] +
                    maps['5', '5']) / 2
-    summary = re.findall(r"^trained part's seed \(row means\): \d+\.\d ± "
-                         r"\d+\.\d; rest's seed \(column means\): "
-                         r"\d+\.\d ± \d+\.\d; residual sd: (\d+\.\d)$",
-                         proc.stdout, re.M)
+    summary = re.findall(r"^trained part's seed \(row means\): sd \d+\.\d, "
+                         r'F \S+, p \S+; rest.s seed \(column means\): sd '
+                         r'\d+\.\d, F \S+, p \S+; residual sd (\d+\.\d) '
+                         r'\(1 degrees of freedom\)$', proc.stdout, re.M)
     assert len(summary) == 1, proc.stdout
     assert abs(float(summary[0]) - residual) <= 0.051
     _assert_rerun_trains_nothing(cmd, env, proc,

@@ -9,10 +9,11 @@
 # STAGE1_SEEDS grafts stage-1 seed a's PARTS onto stage-1 seed b's
 # checkpoint (`graft_checkpoint.py`) and trains stage 2 from it: the saved
 # `kd_staged_cached_noflip` config at SEED, as stage1_seed_students.sh.
-# The pairs a = b are those runs. Prints a table of val mAP, rows the
-# trained part's seed, columns the rest's, with the row and column means,
-# their standard deviations and the residual one (what neither explains:
-# stage 2's own noise and the parts' interaction): which of the two a
+# The pairs a = b are those runs. Writes the val mAP of every pair to
+# $OUT/WORK_NAME/seedSEED/grid.tsv and prints `graft_grid_report.py`'s
+# table of it: rows the trained part's seed, columns the rest's, the row
+# and column means, their spread and F tests against the residual (stage
+# 2's own noise and the parts' interaction): which of the two a
 # stage-1 seed's effect on its student comes from. About 4.5 minutes per
 # pair on 2 CPU cores (6 pairs for 3 seeds); a rerun skips the finished
 # runs ($OUT/WORK_NAME/seedSEED/stage2_graft_a{a}_r{b}.done). Defaults: SEED 1,
@@ -73,31 +74,8 @@ cell() {  # A B -> val mAP of stage 2 from seed A's PARTS on seed B's rest
     last_val_map "$DIR/stage2_seed$1.log"
   fi
 }
-grid=$(for a in $SEEDS; do  # lines "A B mAP"
+for a in $SEEDS; do  # the grid file: lines "A B mAP"
   for b in $SEEDS; do echo "$a $b $(cell "$a" "$b")"; done
-done)
-means() {  # FIELD (1: rows, 2: columns) -> the mean mAP of each seed there
-  local s
-  for s in $SEEDS; do
-    echo "$grid" | awk -v f="$1" -v s="$s" '$f == s {t += $3; n++}
-      END {print t / n}'
-  done
-}
-echo "| trained part ($PARTS) from stage-1 seed | rest from seed:" \
-  "$(printf '%s | ' $SEEDS)mean ± sd |"
-echo "|---|$(printf -- '---|%.0s' $SEEDS)---|"
-for a in $SEEDS; do
-  maps=$(echo "$grid" | awk -v a="$a" '$1 == a {print $3}')
-  echo "| $a | $(printf '%.1f | ' $maps)$(echo "$maps" | mean_sd) |"
-done
-echo "| column mean | $(printf '%.1f | ' $(means 2))|"
-# two-way decomposition: what is left of each cell after its row's and its
-# column's effects (stage 2's own noise and the two parts' interaction)
-residual=$(echo "$grid" | awk '{x[$1, $2] = $3; r[$1] += $3; c[$2] += $3;
-  g += $3; n++} END {for (a in r) R++; for (b in c) C++; g /= n;
-  for (k in x) {split(k, p, SUBSEP); e = x[k] - r[p[1]] / C - c[p[2]] / R + g;
-    q += e * e}
-  printf "%.1f", sqrt(q / ((R - 1) * (C - 1)))}')
-echo "trained part's seed (row means): $(means 1 | mean_sd);" \
-  "rest's seed (column means): $(means 2 | mean_sd);" \
-  "residual sd: $residual"
+done > "$DIR/grid.tsv"
+$PY tools/analysis_tools/graft_grid_report.py \
+  "$(basename "$WORK")=$DIR/grid.tsv"
