@@ -2,9 +2,10 @@
 # `tools/benchmarks/accuracy.py` work dir (large_schedule_ablation.sh,
 # soft_target_temperature_ablation.sh, staged_gain_decomposition.sh,
 # transfer_set_distillation.sh, mosaic_transfer_set.sh,
-# teacher_swap_students.sh, stage1_seed_students.sh) and
-# data_scaling_probe.sh; sourced, not run. saved_config needs WORK (the
-# accuracy.py work dir) set, train_run and train_once PY.
+# teacher_swap_students.sh, stage1_seed_students.sh,
+# stage1_graft_students.sh) and data_scaling_probe.sh; sourced, not run.
+# saved_config needs WORK (the accuracy.py work dir) set, seed_student_map
+# SEED, train_run and train_once PY.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
@@ -48,6 +49,16 @@ train_run() {  # LABEL RUN CONFIG [CFG_OPTIONS...]: train into RUN (log
 train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
   train_run "$1" "$3/$1" "$2"
   echo "$1: val mAP $(last_val_map "$3/$1.log")"
+}
+
+seed_student_map() {  # WORK DIR S -> val mAP of the staged student after
+  # stage-1 seed S (stage1_seed_students.sh's runs in DIR, its
+  # $OUT/WORK_NAME/seedSEED; at SEED itself accuracy.py's run in WORK)
+  if [ "$3" = "$SEED" ]; then
+    map_of "$1/kd_staged_cached_noflip/seed$SEED/done.json"
+  else
+    last_val_map "$2/stage2_seed$3.log"
+  fi
 }
 
 mean_sd() {  # numbers, one per line, on stdin -> "mean ± sample sd"

@@ -68,10 +68,8 @@ done
 cell() {  # A B -> val mAP of stage 2 from seed A's PARTS on seed B's rest
   if [ "$1" != "$2" ]; then
     last_val_map "$DIR/stage2_graft_a$1_r$2.log"
-  elif [ "$1" = "$SEED" ]; then
-    map_of "$WORK/kd_staged_cached_noflip/seed$SEED/done.json"
   else
-    last_val_map "$DIR/stage2_seed$1.log"
+    seed_student_map "$WORK" "$DIR" "$1"
   fi
 }
 for a in $SEEDS; do  # the grid file: lines "A B mAP"

@@ -54,11 +54,7 @@ SEEDS=$(echo $SEED $STAGE1_SEEDS)  # word-split: one space between seeds
 maps_of() {  # WORK -> its val mAP at each seed of SEEDS
   local s
   for s in $SEEDS; do
-    if [ "$s" = "$SEED" ]; then
-      map_of "$1/kd_staged_cached_noflip/seed$s/done.json"
-    else
-      last_val_map "$OUT/$(basename "$1")/seed$SEED/stage2_seed$s.log"
-    fi
+    seed_student_map "$1" "$OUT/$(basename "$1")/seed$SEED" "$s"
   done
 }
 echo "| work dir | stage-1 seeds $SEEDS: val mAP | mean ± sd |" \
