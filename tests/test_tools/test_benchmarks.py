@@ -762,13 +762,20 @@ def _check_stage1_graft_students(repo_root, work, tmp):
     that _check_stage1_seed_students trained: each off-diagonal run starts
     from a graft of one seed's stem and layer1 onto the other's rest, the
     diagonal is read from the earlier runs, and a rerun trains nothing; a
-    stage-1 seed not yet trained is refused, naming the command."""
+    stage-1 seed not yet trained is refused, naming the command, and so is
+    a seed given twice."""
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'stage1_graft_students.sh')
     # the script names its runs by their real paths
     out, work = osp.realpath(osp.join(tmp, 'stage1_seeds')), osp.realpath(work)
     env = dict(os.environ, PY=sys.executable, SEED='0', STAGE1_SEEDS='5',
                OUT=out)
+    repeated = subprocess.run(['bash', script, work],
+                              env=dict(env, STAGE1_SEEDS='5 0'),
+                              capture_output=True, text=True, timeout=60)
+    assert repeated.returncode == 1
+    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": the grid '
+            'needs each seed once') in repeated.stderr
     missing = subprocess.run(['bash', script, work],
                              env=dict(env, STAGE1_SEEDS='6'),
                              capture_output=True, text=True, timeout=600)

@@ -16,14 +16,15 @@
 # 2's own noise and the parts' interaction): which of the two a
 # stage-1 seed's effect on its student comes from. About 4.5 minutes per
 # pair on 2 CPU cores (6 pairs for 3 seeds); a rerun skips the finished
-# runs ($OUT/WORK_NAME/seedSEED/stage2_graft_a{a}_r{b}.done). Defaults: SEED 1,
+# runs ($OUT/WORK_NAME/seedSEED/stage2_graft_a{a}_r{b}.done); a seed
+# given twice (in STAGE1_SEEDS, or equal to SEED) is refused. Defaults: SEED 1,
 # STAGE1_SEEDS "21 22", OUT stage1_seeds beside the work dir (as
 # stage1_seed_students.sh), PARTS the stem and `backbone.layer1`.
 # Usage: [SEED=1] [STAGE1_SEEDS="21 22"] [OUT=DIR] [PARTS="..."] \
 #   bash tools/analysis_tools/stage1_graft_students.sh WORK
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-[ $# -eq 1 ] || { sed -n '2,22p' "$0" >&2; exit 1; }
+[ $# -eq 1 ] || { sed -n '2,24p' "$0" >&2; exit 1; }
 WORK=$(realpath "$1")
 SEED=${SEED:-1}
 STAGE1_SEEDS=${STAGE1_SEEDS-21 22}
@@ -36,6 +37,9 @@ PY=${PY:-.venv/bin/python}
 
 DIR=$OUT/$(basename "$WORK")/seed$SEED
 SEEDS=$(echo $SEED $STAGE1_SEEDS)  # word-split: one space between seeds
+repeated=$(printf '%s\n' $SEEDS | sort | uniq -d | tr '\n' ' ')
+[ -z "$repeated" ] || { echo "seed(s) ${repeated% } repeated in SEED=$SEED" \
+  "STAGE1_SEEDS=\"$STAGE1_SEEDS\": the grid needs each seed once" >&2; exit 1; }
 STAGE2=$(saved_config kd_staged_cached_noflip "$SEED")
 stage1_ckpt() {  # STAGE1_SEED -> its stage-1 checkpoint
   local run=$DIR/stage1_seed$1
