@@ -54,14 +54,12 @@ def load_grid(path: str) -> Tuple[List[str], np.ndarray]:
     for number, line in enumerate(open(path), 1):
         if not line.strip():
             continue
-        fields = line.split()
-        try:
-            a, b, value = fields[0], fields[1], float(fields[-1])
-        except (IndexError, ValueError):
-            fields = []
-        if len(fields) != 3:
+        try:  # three fields, the last a number
+            a, b, text = line.split()
+            value = float(text)
+        except ValueError:
             raise ValueError(f'{path}:{number}: expected "A B mAP", got '
-                             f'{line.strip()!r}')
+                             f'{line.strip()!r}') from None
         if (a, b) in cells:
             raise ValueError(f'{path}:{number}: cell {a} {b} repeats')
         cells[a, b] = value
