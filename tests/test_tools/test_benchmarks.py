@@ -324,6 +324,14 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
                          ('kd_stage1', 7), ('baseline', 7)):
         cfg = acc.build_cfg(args, name, 0, str(tmp_path / name))
         assert cfg.train_cfg.max_epochs == epochs, name
+        # a checkpoint every epoch without CUDA (a cut run resumes from it),
+        # only the last one on CUDA
+        assert cfg.default_hooks.checkpoint.interval == (
+            epochs if acc._cuda() else 1), name
+    args = acc.parse_args(['--work-dir', str(work), '--epochs', '7',
+                           '--ckpt-interval', '3'])
+    cfg = acc.build_cfg(args, 'baseline', 0, str(tmp_path / 'baseline'))
+    assert cfg.default_hooks.checkpoint.interval == 3
 
     def done(name, epochs, value):
         folder = tmp_path / 'agg' / name / 'seed0'
@@ -607,6 +615,27 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     cfg = controls['ORACLE'][1]
     assert cfg.train_dataloader.dataset.dataset.ann_file == \
         osp.join(osp.realpath(big), 'annotations', 'instances_train.json')
+    # a checkpoint every epoch; a run cut short (here after its last
+    # checkpoint, before its .done marker) resumes from its checkpoint
+    # instead of training again, its log appended to
+    assert cfg.default_hooks.checkpoint.interval == 1
+    run = osp.join(osp.realpath(out), 'baseline_noflip_mosaic6true_1e_seed0')
+    with open(run + '.log') as f:
+        before = f.read()
+    os.remove(run + '.done')
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, ORACLE='1'), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f'(resumes from {run}/epoch_1.pth)' in proc.stdout
+    assert osp.isfile(run + '.done')
+    with open(run + '.log') as f:
+        log = f.read()
+    assert log.startswith(before)
+    assert 'resumed epoch: 1' in log[len(before):]
+    assert 'Epoch(train)' not in log[len(before):]
+    # the val mAP printed is the run's own, from before the cut
+    assert controls['ORACLE'][0].splitlines()[-1] in proc.stdout
 
 
 def _check_staged_gain_decomposition(repo_root, work):

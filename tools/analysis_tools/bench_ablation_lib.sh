@@ -23,26 +23,36 @@ last_val_map() {  # training log -> the (student/)mAP of its last validation
     grep -o '[0-9.]*$'
 }
 
-schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs
+schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs;
+  # a checkpoint every CKPT_EVERY epochs (default 1: train_run resumes a run
+  # cut short from it)
   local warmup=''
   [ "$2" = 1 ] && warmup="dict(type='LinearLR', start_factor=0.01,
     by_epoch=False, begin=0, end=200),"
   printf '%s\n' "train_cfg = dict(max_epochs=$1, val_interval=$1)
-default_hooks = dict(checkpoint=dict(interval=$1))
+default_hooks = dict(checkpoint=dict(interval=${CKPT_EVERY:-1}))
 param_scheduler = [$warmup
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,
          T_max=$1, eta_min=1e-5, convert_to_iter_based=True)]"
 }
 
 train_run() {  # LABEL RUN CONFIG [CFG_OPTIONS...]: train into RUN (log
-  # RUN.log) unless RUN.done, printing "LABEL (time)" when it trains
-  local label=$1 run=$2 cfg=$3
+  # RUN.log) unless RUN.done, printing "LABEL (time)" when it trains; a run
+  # cut short resumes from its last checkpoint (its log appended to)
+  local label=$1 run=$2 cfg=$3 resume=()
   shift 3
   [ -f "$run.done" ] && return
   echo "$label ($(date +%T))"
   mkdir -p "$(dirname "$run")"
-  $PY tools/train.py "$cfg" --work-dir "$run" ${1+--cfg-options "$@"} \
-    > "$run.log" 2>&1 || { echo "failed, see $run.log" >&2; exit 1; }
+  if [ -f "$run/last_checkpoint" ]; then
+    resume=(--resume)
+    echo "(resumes from $(cat "$run/last_checkpoint"))"
+  else
+    : > "$run.log"
+  fi
+  $PY tools/train.py "$cfg" --work-dir "$run" "${resume[@]}" \
+    ${1+--cfg-options "$@"} >> "$run.log" 2>&1 ||
+    { echo "failed, see $run.log" >&2; exit 1; }
   touch "$run.done"
 }
 

@@ -66,7 +66,9 @@ docs/design.md).
 The data (``tools/generate_multidigits.py --preset large``) and its
 proposals (``tools/generate_proposals.py``, sliding windows by default: the
 GPU machine's OpenCV has no ``ximgproc`` for Selective Search) are made on
-first use and reused. A finished run (``done.json``) is never retrained.
+first use and reused. A finished run (``done.json``) is never retrained; a
+run cut short resumes from its last checkpoint when the same command runs
+again (one every epoch on the CPU, ``--ckpt-interval``).
 
 Examples::
 
@@ -331,6 +333,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--teacher-epochs', type=int,
         help='override max_epochs of the teachers (teacher_*)')
+    parser.add_argument(
+        '--ckpt-interval', type=int,
+        help='save a checkpoint every N epochs (the last one always), from '
+        'which a run cut short resumes when the same command runs again '
+        '(default: every epoch without CUDA, where one run can outlast a '
+        'session; only the last epoch on CUDA, whose runs take minutes)')
     parser.add_argument('--amp', action='store_true',
                         help='bf16 autocast (AmpOptimWrapper, CUDA only)')
     parser.add_argument('--teacher-ckpt',
@@ -451,6 +459,9 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
                 for key in ('end', 'T_max'):
                     if key in sched:
                         sched[key] = epochs
+    interval = args.ckpt_interval or (None if _cuda() else 1)
+    if interval:
+        cfg.default_hooks.checkpoint.interval = interval
     if args.tiny:
         cfg.default_hooks.logger.interval = 1
     if args.amp:
@@ -584,7 +595,8 @@ def train_one(args, name: str, seed: int) -> dict:
         experiment=name, seed=seed, config=EXPERIMENTS[name][0],
         checkpoint=osp.join(work_dir, f'epoch_{epochs}.pth'),
         metrics=Recorder.metrics, epochs=epochs,
-        seconds=round(time.perf_counter() - start, 1),
+        # of this invocation only, when it resumed a cut run
+        seconds=round(time.perf_counter() - start, 1), resumed=cfg.resume,
         commit=git_commit(), amp=args.amp, tiny=args.tiny,
         device=device_name('cuda' if _cuda() else 'cpu'),
         proposal_method=args.proposal_method,
