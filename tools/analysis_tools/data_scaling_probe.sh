@@ -66,11 +66,7 @@ test_dataloader = val_dataloader
 $(schedule "$e" 1)
 randomness = dict(seed=$SEED)
 PY
-  [ -f "$OUT/$name.done" ] && continue
-  echo "$name ($(date +%T))"
-  $PY tools/train.py "$cfg" --work-dir "$OUT/$name" > "$OUT/$name.log" 2>&1 ||
-    { echo "failed, see $OUT/$name.log" >&2; exit 1; }
-  touch "$OUT/$name.done"
+  train_run "$name" "$OUT/$name" "$cfg"
 done
 for e in $EPOCHS; do
   name=baseline_train${NUM}_${e}e_seed$SEED

@@ -40,13 +40,7 @@ run() {  # NAME LABEL BASE_CONFIG EPOCHS WARMUP STAGE1(0|1|- plain student)
   [ "$6" = 0 ] && init='model = dict(student=dict(init_cfg=None))'
   printf "_base_ = ['%s']\n%s\n%s\n" "$3" "$init" "$(schedule "$4" "$5")" \
     > "$cfg"
-  if [ ! -f "$OUT/$1.done" ]; then
-    echo "training $1 ($(date +%T))"
-    $PY tools/train.py "$cfg" --work-dir "$OUT/$1" --cfg-options \
-      "randomness.seed=$SEED" > "$OUT/$1.log" 2>&1 ||
-      { echo "$1 failed, see $OUT/$1.log" >&2; return 1; }
-    touch "$OUT/$1.done"
-  fi
+  train_run "training $1" "$OUT/$1" "$cfg" "randomness.seed=$SEED"
 }
 
 S1='stage 1 (15 epochs), then labels +'

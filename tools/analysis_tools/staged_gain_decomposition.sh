@@ -44,13 +44,7 @@ for seed in $SEEDS; do
     cfg=$OUT/configs/${run}_seed$seed.py
     body=$(change "$run")
     printf '%s\n' "_base_ = ['$base']" "$body" > "$cfg"
-    [ -f "$OUT/$run/seed$seed.done" ] && continue
-    echo "seed $seed: $run ($(date +%T))"
-    mkdir -p "$OUT/$run"
-    $PY tools/train.py "$cfg" --work-dir "$OUT/$run/seed$seed" \
-      > "$OUT/$run/seed$seed.log" 2>&1 ||
-      { echo "failed, see $OUT/$run/seed$seed.log" >&2; exit 1; }
-    touch "$OUT/$run/seed$seed.done"
+    train_run "seed $seed: $run" "$OUT/$run/seed$seed" "$cfg"
   done
 done
 
