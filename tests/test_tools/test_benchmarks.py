@@ -332,6 +332,8 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
                            '--ckpt-interval', '3'])
     cfg = acc.build_cfg(args, 'baseline', 0, str(tmp_path / 'baseline'))
     assert cfg.default_hooks.checkpoint.interval == 3
+    with pytest.raises(SystemExit):
+        acc.parse_args(['--ckpt-interval', '0'])
 
     def done(name, epochs, value):
         folder = tmp_path / 'agg' / name / 'seed0'

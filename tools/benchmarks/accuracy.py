@@ -308,6 +308,14 @@ COLUMNS = ('mAP', 'CF1', 'OF1', 'CF1_top3', 'OF1_top3', 'CorLoc', 'det_mAP')
 DONE = 'done.json'
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected at least 1, got {text}')
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='KD-WSD accuracy benchmark')
     parser.add_argument('--only', nargs='+', choices=list(EXPERIMENTS),
@@ -334,7 +342,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--teacher-epochs', type=int,
         help='override max_epochs of the teachers (teacher_*)')
     parser.add_argument(
-        '--ckpt-interval', type=int,
+        '--ckpt-interval', type=positive_int,
         help='save a checkpoint every N epochs (the last one always), from '
         'which a run cut short resumes when the same command runs again '
         '(default: every epoch without CUDA, where one run can outlast a '
