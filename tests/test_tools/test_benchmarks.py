@@ -450,6 +450,8 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     assert math.isfinite(_number(gains[0]['error reduction (target >= '
                                           '13%)']))
     _check_staged_gain_decomposition(repo_root, work)
+    _check_soft_target_temperature_ablation(repo_root, work, data,
+                                            str(tmp_path))
     run_script('accuracy.py', *common, '--work-dir', work, '--only',
                'kd_staged_cached_noflip', '--seed', '0')
     _check_teacher_swap_students(repo_root, work, str(tmp_path))
@@ -640,6 +642,51 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     assert controls['ORACLE'][0].splitlines()[-1] in proc.stdout
 
 
+def _check_soft_target_temperature_ablation(repo_root, work, data, tmp):
+    """soft_target_temperature_ablation.sh on the finished tiny work dir at
+    T = 2: the teacher's soft targets at that temperature, stage 2 on them
+    from kd_staged_cached's saved config, and the val mAP printed beside
+    the baseline's and kd_staged_cached's; a run cut after its last
+    checkpoint resumes from it without computing its soft targets
+    again."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'soft_target_temperature_ablation.sh')
+    out = osp.realpath(osp.join(tmp, 'x_temperature'))
+    cmd = ['bash', script, work, '0', '2', out]
+    env = dict(os.environ, PY=sys.executable, DATA_ROOT=data)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    meta = mmengine.load(osp.join(out, 'soft_targets_seed0_t2.pkl'))['meta']
+    assert meta['cls_temperature'] == meta['det_temperature'] == 2.0
+    run = osp.join(out, 'kd_staged_cached_t2', 'seed0')
+    with open(run + '.log') as f:
+        before = f.read()
+    baseline, t05 = (json.load(open(osp.join(work, name, 'seed0',
+                                             'done.json')))['metrics'][key]
+                     for name, key in (('baseline', 'mAP'),
+                                       ('kd_staged_cached', 'student/mAP')))
+    val = re.findall(r'Epoch\(val\).*?mAP: ([0-9.]+)', before)[-1]
+    assert (f'seed 0: baseline {baseline}, T=0.5 (kd_staged_cached) {t05}'
+            in proc.stdout), proc.stdout
+    assert f'  T=2: {val}' in proc.stdout, proc.stdout
+    assert 'load student. in model from' in before  # stage 1's student
+    os.remove(run + '.done')
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'soft targets (' not in proc.stdout
+    epoch = mmengine.Config.fromfile(
+        osp.join(out, 'configs', 'kd_staged_cached_t2_seed0.py')
+    ).train_cfg.max_epochs
+    assert f'(resumes from {run}/epoch_{epoch}.pth)' in proc.stdout
+    with open(run + '.log') as f:
+        log = f.read()
+    assert log.startswith(before)
+    assert 'Epoch(train)' not in log[len(before):]
+    assert f'  T=2: {val}' in proc.stdout
+
+
 def _check_staged_gain_decomposition(repo_root, work):
     """staged_gain_decomposition.sh on the finished tiny work dir: each run
     is kd_staged_cached_t1's saved config with its one change (no
@@ -731,7 +778,8 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     dir's seed starts from it, the table reads the work dir's seed from
     accuracy.py's run, a rerun trains nothing, and another seed of the
     work dir trains its own runs; a work dir without the finished runs,
-    and two work dirs of one name, are refused before any training."""
+    two work dirs of one name and a seed given twice are refused before
+    any training."""
     script = osp.join(repo_root, 'tools', 'analysis_tools',
                       'stage1_seed_students.sh')
     out = osp.join(tmp, 'stage1_seeds')
@@ -749,6 +797,13 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     assert twice.returncode == 1
     assert 'two work dirs named acc: their runs would share $OUT/acc' in \
         twice.stderr
+    repeated = subprocess.run(['bash', script, work],
+                              env=dict(env, STAGE1_SEEDS='5 0'),
+                              capture_output=True, text=True, timeout=60)
+    assert repeated.returncode == 1
+    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": give each '
+            'seed once') in repeated.stderr
+    assert not os.path.exists(out)
     cmd = ['bash', script, work]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=600)
@@ -805,8 +860,8 @@ def _check_stage1_graft_students(repo_root, work, tmp):
                               env=dict(env, STAGE1_SEEDS='5 0'),
                               capture_output=True, text=True, timeout=60)
     assert repeated.returncode == 1
-    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": the grid '
-            'needs each seed once') in repeated.stderr
+    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": give each '
+            'seed once') in repeated.stderr
     missing = subprocess.run(['bash', script, work],
                              env=dict(env, STAGE1_SEEDS='6'),
                              capture_output=True, text=True, timeout=600)

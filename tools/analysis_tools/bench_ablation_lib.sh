@@ -4,8 +4,8 @@
 # transfer_set_distillation.sh, mosaic_transfer_set.sh,
 # teacher_swap_students.sh, stage1_seed_students.sh,
 # stage1_graft_students.sh) and data_scaling_probe.sh; sourced, not run.
-# saved_config needs WORK (the accuracy.py work dir) set, seed_student_map
-# SEED, train_run and train_once PY.
+# saved_config needs WORK (the accuracy.py work dir) set, train_run and
+# train_once PY.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
@@ -61,14 +61,24 @@ train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
   echo "$1: val mAP $(last_val_map "$3/$1.log")"
 }
 
-seed_student_map() {  # WORK DIR S -> val mAP of the staged student after
-  # stage-1 seed S (stage1_seed_students.sh's runs in DIR, its
-  # $OUT/WORK_NAME/seedSEED; at SEED itself accuracy.py's run in WORK)
-  if [ "$3" = "$SEED" ]; then
-    map_of "$1/kd_staged_cached_noflip/seed$SEED/done.json"
+seed_student_map() {  # WORK DIR SEED S -> val mAP of WORK's staged student
+  # at SEED after stage-1 seed S (stage1_seed_students.sh's runs in DIR, its
+  # $OUT/WORK_NAME/seedSEED; at S = SEED accuracy.py's run in WORK)
+  if [ "$4" = "$3" ]; then
+    map_of "$1/kd_staged_cached_noflip/seed$3/done.json"
   else
-    last_val_map "$2/stage2_seed$3.log"
+    last_val_map "$2/stage2_seed$4.log"
   fi
+}
+
+distinct_seeds() {  # SEED STAGE1_SEEDS -> "SEED S1 S2 ..." (one space
+  # between seeds); fails, naming them, when a seed is given twice
+  local seeds repeated
+  seeds=$(echo $1 $2)  # word-split
+  repeated=$(printf '%s\n' $seeds | sort | uniq -d | tr '\n' ' ')
+  [ -z "$repeated" ] || { echo "seed(s) ${repeated% } repeated in SEED=$1" \
+    "STAGE1_SEEDS=\"$2\": give each seed once" >&2; return 1; }
+  echo "$seeds"
 }
 
 mean_sd() {  # numbers, one per line, on stdin -> "mean ± sample sd"

@@ -12,7 +12,9 @@
 # first. Prints each run's val mAP beside `kd_staged_cached`'s (T = 0.5)
 # and the baseline's, and the soft targets' distance from the labels
 # (soft_target_stats.py). About 9 minutes per run on 2 CPU cores; a rerun
-# skips the finished runs ($OUT/NAME.done).
+# skips the finished soft targets and runs ($OUT/NAME/seedSEED.done), and
+# resumes a cut one (soft targets from their .partial file, stage 2 from
+# its last checkpoint, saved every CKPT_EVERY epochs, default 1).
 # Usage: [DATA_ROOT=data/multidigits_large] bash \
 #   tools/analysis_tools/soft_target_temperature_ablation.sh \
 #   [WORK_DIR] [SEEDS] [TEMPERATURES] [OUT]
@@ -38,18 +40,20 @@ for seed in $SEEDS; do
       "model = dict(pred_distill=dict(cls_temperature=float('$t')," \
       "                               det_temperature=float('$t')))" \
       "train_dataloader = dict(dataset=dict(dataset=dict(" \
-      "    soft_target_file='$soft')))" > "$cfg"
-    if [ ! -f "$OUT/$name/seed$seed.done" ]; then
-      echo "seed $seed, T=$t: soft targets, then stage 2 ($(date +%T))"
-      mkdir -p "$OUT/$name"
-      { $PY tools/cache_soft_targets.py "$cfg" --no-progress \
-          --proposal-file proposals/windows_train.pkl --workers 2 \
-          --batch-size 64 &&
-        $PY tools/train.py "$cfg" --work-dir "$OUT/$name/seed$seed"; } \
-        > "$OUT/$name/seed$seed.log" 2>&1 ||
-        { echo "failed, see $OUT/$name/seed$seed.log" >&2; exit 1; }
-      touch "$OUT/$name/seed$seed.done"
+      "    soft_target_file='$soft')))" \
+      "default_hooks = dict(checkpoint=dict(interval=${CKPT_EVERY:-1}))" \
+      > "$cfg"
+    run=$OUT/$name/seed$seed
+    [ -f "$run.done" ] && continue
+    if [ ! -f "$soft" ]; then  # written whole at the end (a cut run's
+      # progress is in $soft.partial, which the rerun continues from)
+      echo "seed $seed, T=$t: soft targets ($(date +%T))"
+      $PY tools/cache_soft_targets.py "$cfg" --no-progress \
+        --proposal-file proposals/windows_train.pkl --workers 2 \
+        --batch-size 64 > "$soft.log" 2>&1 ||
+        { echo "failed, see $soft.log" >&2; exit 1; }
     fi
+    train_run "seed $seed, T=$t: stage 2" "$run" "$cfg"
   done
 done
 

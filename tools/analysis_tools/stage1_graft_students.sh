@@ -36,10 +36,7 @@ PY=${PY:-.venv/bin/python}
 . tools/analysis_tools/bench_ablation_lib.sh
 
 DIR=$OUT/$(basename "$WORK")/seed$SEED
-SEEDS=$(echo $SEED $STAGE1_SEEDS)  # word-split: one space between seeds
-repeated=$(printf '%s\n' $SEEDS | sort | uniq -d | tr '\n' ' ')
-[ -z "$repeated" ] || { echo "seed(s) ${repeated% } repeated in SEED=$SEED" \
-  "STAGE1_SEEDS=\"$STAGE1_SEEDS\": the grid needs each seed once" >&2; exit 1; }
+SEEDS=$(distinct_seeds "$SEED" "$STAGE1_SEEDS")
 STAGE2=$(saved_config kd_staged_cached_noflip "$SEED")
 stage1_ckpt() {  # STAGE1_SEED -> its stage-1 checkpoint
   local run=$DIR/stage1_seed$1
@@ -73,7 +70,7 @@ cell() {  # A B -> val mAP of stage 2 from seed A's PARTS on seed B's rest
   if [ "$1" != "$2" ]; then
     last_val_map "$DIR/stage2_graft_a$1_r$2.log"
   else
-    seed_student_map "$WORK" "$DIR" "$1"
+    seed_student_map "$WORK" "$DIR" "$SEED" "$1"
   fi
 }
 for a in $SEEDS; do  # the grid file: lines "A B mAP"

@@ -15,13 +15,14 @@
 # itself is the accuracy.py run), its mean and standard deviation, and each
 # work dir's per-seed difference from the first. About 9 minutes per
 # stage-1 seed and work dir on 2 CPU cores; a rerun skips the finished
-# runs ($OUT/WORK_NAME/seedSEED/stage{1,2}_seedS.done). Defaults: SEED 1,
+# runs ($OUT/WORK_NAME/seedSEED/stage{1,2}_seedS.done); a seed given twice
+# (in STAGE1_SEEDS, or equal to SEED) is refused. Defaults: SEED 1,
 # STAGE1_SEEDS "21 22", OUT stage1_seeds beside the first work dir.
 # Usage: [SEED=1] [STAGE1_SEEDS="21 22"] [OUT=DIR] \
 #   bash tools/analysis_tools/stage1_seed_students.sh WORK [WORK ...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-[ $# -ge 1 ] || { sed -n '2,21p' "$0" >&2; exit 1; }
+[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 1; }
 WORKS=()
 for w in "$@"; do WORKS+=("$(realpath "$w")"); done
 SEED=${SEED:-1}
@@ -29,6 +30,7 @@ STAGE1_SEEDS=${STAGE1_SEEDS-21 22}
 OUT=$(realpath -m "${OUT:-$(dirname "${WORKS[0]}")/stage1_seeds}")
 PY=${PY:-.venv/bin/python}
 . tools/analysis_tools/bench_ablation_lib.sh
+SEEDS=$(distinct_seeds "$SEED" "$STAGE1_SEEDS")
 
 names=$(for w in "${WORKS[@]}"; do basename "$w"; done | sort | uniq -d)
 [ -z "$names" ] || { echo "two work dirs named $names: their runs would" \
@@ -50,11 +52,10 @@ for s in $STAGE1_SEEDS; do
   done
 done
 
-SEEDS=$(echo $SEED $STAGE1_SEEDS)  # word-split: one space between seeds
 maps_of() {  # WORK -> its val mAP at each seed of SEEDS
   local s
   for s in $SEEDS; do
-    seed_student_map "$1" "$OUT/$(basename "$1")/seed$SEED" "$s"
+    seed_student_map "$1" "$OUT/$(basename "$1")/seed$SEED" "$SEED" "$s"
   done
 }
 echo "| work dir | stage-1 seeds $SEEDS: val mAP | mean ± sd |" \
