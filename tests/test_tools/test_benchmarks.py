@@ -797,12 +797,7 @@ def _check_stage1_seed_students(repo_root, work, tmp):
     assert twice.returncode == 1
     assert 'two work dirs named acc: their runs would share $OUT/acc' in \
         twice.stderr
-    repeated = subprocess.run(['bash', script, work],
-                              env=dict(env, STAGE1_SEEDS='5 0'),
-                              capture_output=True, text=True, timeout=60)
-    assert repeated.returncode == 1
-    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": give each '
-            'seed once') in repeated.stderr
+    _assert_repeated_seed_refused(script, work, env)
     assert not os.path.exists(out)
     cmd = ['bash', script, work]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
@@ -856,12 +851,7 @@ def _check_stage1_graft_students(repo_root, work, tmp):
     out, work = osp.realpath(osp.join(tmp, 'stage1_seeds')), osp.realpath(work)
     env = dict(os.environ, PY=sys.executable, SEED='0', STAGE1_SEEDS='5',
                OUT=out)
-    repeated = subprocess.run(['bash', script, work],
-                              env=dict(env, STAGE1_SEEDS='5 0'),
-                              capture_output=True, text=True, timeout=60)
-    assert repeated.returncode == 1
-    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": give each '
-            'seed once') in repeated.stderr
+    _assert_repeated_seed_refused(script, work, env)
     missing = subprocess.run(['bash', script, work],
                              env=dict(env, STAGE1_SEEDS='6'),
                              capture_output=True, text=True, timeout=600)
@@ -933,6 +923,16 @@ def _check_stage1_graft_students(repo_root, work, tmp):
     _assert_rerun_trains_nothing(cmd, env, proc,
                                  'acc/seed0/stage2_graft_a0_r5 (',
                                  r'^\| (\d|column).*$')
+
+
+def _assert_repeated_seed_refused(script, work, env):
+    """The stage-1 seed scripts refuse a stage-1 seed equal to SEED (0)."""
+    proc = subprocess.run(['bash', script, work],
+                          env=dict(env, STAGE1_SEEDS='5 0'),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert ('seed(s) 0 repeated in SEED=0 STAGE1_SEEDS="5 0": give each '
+            'seed once') in proc.stderr
 
 
 def _assert_rerun_trains_nothing(cmd, env, first, marker, rows):
