@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import os.path as osp
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -249,9 +250,10 @@ class PreDecodedDataset:
                 f'PreDecodedDataset: image {paths[0]} is {first.shape[:2]} '
                 f'(height, width) but {self.ann_file} says {expected}')
         os.makedirs(osp.dirname(osp.abspath(self.cache_file)), exist_ok=True)
+        _remove_dead_partials(self.cache_file)
         # one partial file per process: concurrent builders (one training
         # run per seed) do not write into each other's; the last rename wins
-        partial = f'{self.cache_file}.{os.getpid()}.partial'
+        partial = _partial_path(self.cache_file, os.getpid())
         array = np.lib.format.open_memmap(
             partial,
             mode='w+',
@@ -289,6 +291,50 @@ class PreDecodedDataset:
         del array
         os.replace(partial, self.cache_file)
         atomic_dump_json(dict(fingerprint=key, num_images=len(paths)), sidecar)
+
+
+def _partial_path(cache_file: str, pid: int) -> str:
+    """The file a builder process decodes into before renaming it."""
+    return f'{cache_file}.{socket.gethostname()}.{pid}.partial'
+
+
+def _remove_dead_partials(cache_file: str) -> None:
+    """Remove the partial files of builders that died on this host.
+
+    A builder killed outright (SIGKILL, a machine's session ending) cannot
+    remove its partial file, and a large set's is tens of GB. Only files of
+    this host whose process is gone are removed: a live builder's, or one on
+    another host sharing the data root, is left alone.
+    """
+    prefix = f'{osp.basename(cache_file)}.{socket.gethostname()}.'
+    folder = osp.dirname(osp.abspath(cache_file))
+    for name in sorted(os.listdir(folder)):
+        pid = name[len(prefix):-len('.partial')]
+        if not (name.startswith(prefix) and name.endswith('.partial')
+                and pid.isdigit()) or _alive(int(pid)):
+            continue
+        path = osp.join(folder, name)
+        try:
+            size = os.path.getsize(path)
+            os.remove(path)
+        except FileNotFoundError:  # another builder removed it first
+            continue
+        print_log(
+            f'PreDecodedDataset: removed {path} ({size / 2**20:.0f} MiB), '
+            f'left by process {pid} that ended before finishing it',
+            logger='current',
+            level=logging.WARNING)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @FUNCTIONS.register_module()

@@ -5,6 +5,9 @@ the main process and through DataLoader workers."""
 import os
 import os.path as osp
 import shutil
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -75,6 +78,43 @@ def test_unreadable_cache_is_decoded_again(tiny_copy, broken):
     again = PreDecodedDataset(_inner(tiny_copy))
     img = LoadImageSafe()(dict(img_path=ds.get_data_info(5)['img_path']))
     np.testing.assert_array_equal(again.images[5], img['img'])
+
+
+def test_killed_builders_partial_files_are_removed(tiny_copy, capsys):
+    """A builder killed outright leaves its partial file; the next build
+    removes it, but not a live builder's nor another host's."""
+    folder = osp.join(tiny_copy, 'predecoded')
+    os.makedirs(folder)
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, '-c', 'import time; '
+                             'time.sleep(60)'])
+    stem = osp.join(folder, 'instances_train.npy')
+    host = socket.gethostname()
+    files = {
+        name: f'{stem}.{name}.partial'
+        for name in (f'{host}.{dead.pid}', f'{host}.{live.pid}',
+                     f'elsewhere.{dead.pid}')
+    }
+    try:
+        for path in files.values():
+            with open(path, 'wb') as f:
+                f.write(bytes(2**20))
+        ds = PreDecodedDataset(_inner(tiny_copy))
+    finally:
+        live.kill()
+        live.wait()
+    assert ds.images.shape == (16, 128, 128, 3)
+    assert not osp.exists(files[f'{host}.{dead.pid}'])
+    assert osp.exists(files[f'{host}.{live.pid}'])
+    assert osp.exists(files[f'elsewhere.{dead.pid}'])
+    err = capsys.readouterr().err
+    assert f'removed {files[f"{host}.{dead.pid}"]} (1 MiB), left by ' \
+        f'process {dead.pid}' in err
+    assert sorted(os.listdir(folder)) == sorted(
+        ['instances_train.npy', 'instances_train.json'] +
+        [osp.basename(files[k]) for k in (f'{host}.{live.pid}',
+                                          f'elsewhere.{dead.pid}')])
 
 
 def test_mixed_sizes_and_bad_images_are_named(tmp_path):
