@@ -13,6 +13,7 @@ students train at 13,000 (docs/benchmarks.md). This path moves the work:
 - :class:`~mmkdwsd.models.PreDecodedDataPreprocessor` flips, resizes and
   packs the batch on the model's device.
 """
+import glob
 import hashlib
 import json
 import logging
@@ -253,7 +254,7 @@ class PreDecodedDataset:
         _remove_dead_partials(self.cache_file)
         # one partial file per process: concurrent builders (one training
         # run per seed) do not write into each other's; the last rename wins
-        partial = _partial_path(self.cache_file, os.getpid())
+        partial = f'{_partial_prefix(self.cache_file)}{os.getpid()}.partial'
         array = np.lib.format.open_memmap(
             partial,
             mode='w+',
@@ -293,9 +294,10 @@ class PreDecodedDataset:
         atomic_dump_json(dict(fingerprint=key, num_images=len(paths)), sidecar)
 
 
-def _partial_path(cache_file: str, pid: int) -> str:
-    """The file a builder process decodes into before renaming it."""
-    return f'{cache_file}.{socket.gethostname()}.{pid}.partial'
+def _partial_prefix(cache_file: str) -> str:
+    """Start of this host's partial files (``<prefix><pid>.partial``), into
+    which a builder process decodes before renaming."""
+    return f'{cache_file}.{socket.gethostname()}.'
 
 
 def _remove_dead_partials(cache_file: str) -> None:
@@ -306,14 +308,11 @@ def _remove_dead_partials(cache_file: str) -> None:
     this host whose process is gone are removed: a live builder's, or one on
     another host sharing the data root, is left alone.
     """
-    prefix = f'{osp.basename(cache_file)}.{socket.gethostname()}.'
-    folder = osp.dirname(osp.abspath(cache_file))
-    for name in sorted(os.listdir(folder)):
-        pid = name[len(prefix):-len('.partial')]
-        if not (name.startswith(prefix) and name.endswith('.partial')
-                and pid.isdigit()) or _alive(int(pid)):
+    prefix = _partial_prefix(cache_file)
+    for path in sorted(glob.glob(glob.escape(prefix) + '*.partial')):
+        pid = path[len(prefix):-len('.partial')]
+        if not pid.isdigit() or _alive(int(pid)):
             continue
-        path = osp.join(folder, name)
         try:
             size = os.path.getsize(path)
             os.remove(path)
@@ -333,7 +332,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 
