@@ -1,8 +1,11 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
+import contextlib
+import logging
 import os
 import sys
 
 import pytest
+from mmengine.logging import MMLogger
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,6 +24,30 @@ def repo_root() -> str:
 @pytest.fixture(scope='session')
 def python_exe() -> str:
     return sys.executable
+
+
+@contextlib.contextmanager
+def _collect_log_messages():
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture(scope='session')
+def log_messages():
+    """``with log_messages() as messages:`` collects what mmengine's current
+    logger logs inside the block.
+
+    Read from a handler on the logger itself: its console handler may hold
+    a stream from before pytest's capture, so capsys cannot be relied on.
+    """
+    return _collect_log_messages
 
 
 @pytest.fixture(scope='session')

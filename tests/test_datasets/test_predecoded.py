@@ -80,7 +80,7 @@ def test_unreadable_cache_is_decoded_again(tiny_copy, broken):
     np.testing.assert_array_equal(again.images[5], img['img'])
 
 
-def test_killed_builders_partial_files_are_removed(tiny_copy, capsys):
+def test_killed_builders_partial_files_are_removed(tiny_copy, log_messages):
     """A builder killed outright leaves its partial file; the next build
     removes it, but not a live builder's nor another host's."""
     folder = osp.join(tiny_copy, 'predecoded')
@@ -100,7 +100,8 @@ def test_killed_builders_partial_files_are_removed(tiny_copy, capsys):
         for path in files.values():
             with open(path, 'wb') as f:
                 f.write(bytes(2**20))
-        ds = PreDecodedDataset(_inner(tiny_copy))
+        with log_messages() as messages:
+            ds = PreDecodedDataset(_inner(tiny_copy))
     finally:
         live.kill()
         live.wait()
@@ -108,9 +109,8 @@ def test_killed_builders_partial_files_are_removed(tiny_copy, capsys):
     assert not osp.exists(files[f'{host}.{dead.pid}'])
     assert osp.exists(files[f'{host}.{live.pid}'])
     assert osp.exists(files[f'elsewhere.{dead.pid}'])
-    err = capsys.readouterr().err
     assert f'removed {files[f"{host}.{dead.pid}"]} (1 MiB), left by ' \
-        f'process {dead.pid}' in err
+        f'process {dead.pid}' in '\n'.join(messages)
     assert sorted(os.listdir(folder)) == sorted(
         ['instances_train.npy', 'instances_train.json'] +
         [osp.basename(files[k]) for k in (f'{host}.{live.pid}',

@@ -1,12 +1,10 @@
 # Copyright (c) mmkdwsd authors. All rights reserved.
-import logging
 import re
 
 import numpy as np
 import pytest
 import torch
 from mmdet.structures.bbox import HorizontalBoxes
-from mmengine.logging import MMLogger
 
 from mmkdwsd.datasets.transforms import ImageReadError
 from mmkdwsd.registry import DATASETS, TRANSFORMS
@@ -79,29 +77,15 @@ def test_load_image_safe_errors_name_the_file(tmp_path):
         load(dict(img_path=str(corrupt)))
 
 
-class _Collect(logging.Handler):
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def test_skip_bad_images_in_training(tmp_path):
+def test_skip_bad_images_in_training(tmp_path, log_messages):
     ds = _item(tmp_path)
     bad = ds.get_data_info(1)['img_path']
     with open(bad, 'wb') as f:
         f.write(b'not an image')
-    logger, collect = MMLogger.get_current_instance(), _Collect()
-    logger.addHandler(collect)
-    try:
+    with log_messages() as messages:
         out = ds[1]  # training mode: another image is drawn instead
-    finally:
-        logger.removeHandler(collect)
     assert out['img_path'] != bad
-    log = '\n'.join(collect.messages)
+    log = '\n'.join(messages)
     assert f'LoadImageSafe: skipped unreadable image {bad}' in log
     assert '; 1 skipped so far in this process.' in log
     ds.test_mode = True

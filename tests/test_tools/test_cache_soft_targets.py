@@ -3,11 +3,9 @@
 WSDDN teacher: the cached targets are the teacher's (independent of the
 batch size, equal to its image scores at t = 1), a run stopped by a bad
 image keeps its work and continues, and stage 2 trains on the cache."""
-import contextlib
 import copy
 import glob
 import json
-import logging
 import os.path as osp
 import re
 import shutil
@@ -20,7 +18,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.logging import MMLogger
 
 from mmkdwsd.apis import cache_soft_targets
 from mmkdwsd.datasets.transforms.loading import ImageReadError
@@ -173,22 +170,9 @@ def test_tool_matches_api_and_teacher(repo_root, tiny_multidigits,
         np.testing.assert_allclose(t1[key], score, atol=1e-5)
 
 
-@contextlib.contextmanager
-def _log_messages():
-    """Collect what mmengine's current logger logs inside the block."""
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-
-
 def test_bad_image_keeps_work_and_resumes(repo_root, tiny_multidigits,
-                                          teacher_ckpt, tmp_path):
+                                          teacher_ckpt, tmp_path,
+                                          log_messages):
     data = str(tmp_path / 'data')
     shutil.copytree(tiny_multidigits, data)
     cfg = _cfg(repo_root, data, teacher_ckpt)
@@ -206,7 +190,7 @@ def test_bad_image_keeps_work_and_resumes(repo_root, tiny_multidigits,
     assert len(partial['targets']) == 12  # three full batches of four
     with open(bad, 'wb') as f:
         f.write(original)
-    with _log_messages() as messages:
+    with log_messages() as messages:
         resumed = cache_soft_targets(
             cfg, out, batch_size=4, num_workers=0, progress=False)
     assert any('(12 of 16 images done)' in m for m in messages), messages
@@ -278,7 +262,7 @@ def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
 
 
 def test_flipped_view_is_the_teacher_on_the_mirrored_image(
-        repo_root, tiny_multidigits, teacher_ckpt, tmp_path):
+        repo_root, tiny_multidigits, teacher_ckpt, tmp_path, log_messages):
     """``--flip`` (the config's ``soft_target_cache.flip``) stores (2, K) per
     image: row 0 the plain cache's, row 1 the teacher's image scores (t = 1)
     on the image mirrored on disk with its proposals mirrored by hand."""
@@ -305,7 +289,7 @@ def test_flipped_view_is_the_teacher_on_the_mirrored_image(
     assert {v.shape for v in targets.values()} == {(2, 10)}
     cfg = _cfg(repo_root, data, teacher_ckpt, cls_temperature=1.0,
                det_temperature=1.0)
-    with _log_messages() as messages:
+    with log_messages() as messages:
         plain = cache_soft_targets(cfg, str(tmp_path / 'plain.pkl'),
                                    num_workers=0, progress=False)['targets']
     assert not [m for m in messages if 'flips the student' in m]
@@ -314,7 +298,7 @@ def test_flipped_view_is_the_teacher_on_the_mirrored_image(
     flipping = copy.deepcopy(cfg)
     flipping.train_dataloader.dataset.pipeline.insert(
         1, dict(type='RandomFlip', prob=0.5, direction='horizontal'))
-    with _log_messages() as messages:
+    with log_messages() as messages:
         cache_soft_targets(flipping, str(tmp_path / 'warned.pkl'),
                            num_workers=0, progress=False)
     assert [m for m in messages if 'flips the student\'s training images'

@@ -2,7 +2,6 @@
 """tools/run_pipeline.py: finished stages are never retrained, interrupted
 stages resume, and the results table holds the three models."""
 import json
-import logging
 import os
 import os.path as osp
 
@@ -173,20 +172,13 @@ def test_data_tools_show_progress_unless_asked(tool, tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize('text', ['{bad', '[1, 2]', '\xff'])
-def test_damaged_marker_counts_as_unfinished(tool, tmp_path, text):
+def test_damaged_marker_counts_as_unfinished(tool, tmp_path, text,
+                                             log_messages):
     ckpt = tmp_path / 'epoch_3.pth'
     ckpt.write_bytes(b'weights')
     (tmp_path / 'done.json').write_text(text, encoding='latin-1')
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    try:
+    with log_messages() as messages:
         assert tool.read_done(str(tmp_path)) is None
-    finally:
-        logger.removeHandler(handler)
-    message = ' '.join(r.getMessage() for r in records)
+    message = ' '.join(messages)
     assert f'done-marker {tmp_path / "done.json"} is unreadable' in message
     assert ckpt.exists()  # nothing removed: training resumes from it
