@@ -359,6 +359,44 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
     assert 'different schedules' not in out
 
 
+def test_accuracy_teacher_starts_from_its_reference(repo_root, tmp_path):
+    """A teacher's backbone starts from the finished reference its
+    experiment names (``reference`` unless it names another); without that
+    reference it stops and names the run to train first."""
+    acc = load_script(osp.join(repo_root, TOOLS, 'accuracy.py'),
+                      'bench_accuracy_start')
+    work = tmp_path / 'acc'
+
+    def finish(name):
+        run = work / name / 'seed0'
+        run.mkdir(parents=True)
+        (run / 'epoch_1.pth').write_bytes(b'')
+        (run / 'done.json').write_text(json.dumps(dict(
+            experiment=name, seed=0, checkpoint=str(run / 'epoch_1.pth'),
+            metrics={}, epochs=1)))
+        return str(run / 'epoch_1.pth')
+
+    args = acc.parse_args(['--work-dir', str(work)])
+    reference = finish('reference')
+    with pytest.raises(FileNotFoundError,
+                       match='run `--only reference_noflip --seed 0`'):
+        acc.build_cfg(args, 'teacher_wsddn_nfref', 0, str(tmp_path / 't'))
+    noflip = finish('reference_noflip')
+    assert acc.build_cfg(args, 'teacher_wsddn', 0,
+                         str(tmp_path / 't0')).load_from == reference
+    assert acc.build_cfg(args, 'teacher_wsddn_nfref', 0,
+                         str(tmp_path / 't1')).load_from == noflip
+    # not a stage 1: its student learns the labels on the baseline's
+    # schedule, measured against the students without flips
+    assert 'reference_noflip' not in acc.STAGE1_RUNS
+    student = 'kd_pred_cached_t1_nfref_noflip'
+    assert student in acc.LABEL_RUNS
+    assert acc.BASELINE_OF[student] == ('baseline_noflip', 'reference_noflip')
+    # the recipe of kd_pred_cached_t1_noflip, from a random start
+    recipe = acc.EXPERIMENTS['kd_pred_cached_t1_noflip'][:2]
+    assert acc.EXPERIMENTS[student] == (*recipe, 'teacher_wsddn_nfref')
+
+
 def test_accuracy_tiny(repo_root, run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']
@@ -593,6 +631,7 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
                           env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0 and name + ' (' not in proc.stdout
+    _check_mosaics_of_another_teacher(script, work, out, env)
     # the label-only controls: the same scenes, the baseline_noflip config,
     # no teacher; each mosaic labelled by its sources' labels (UNION) or by
     # its true labels (ORACLE)
@@ -640,6 +679,41 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     assert 'Epoch(train)' not in log[len(before):]
     # the val mAP printed is the run's own, from before the cut
     assert controls['ORACLE'][0].splitlines()[-1] in proc.stdout
+
+
+def _check_mosaics_of_another_teacher(script, work, out, env):
+    """A BASE_EXP whose teacher is not teacher_wsddn (here a copy of it
+    under another experiment's name) gets soft targets and pseudo-labels
+    of its own in the same OUT, and leaves teacher_wsddn's files alone."""
+    other = osp.join(work, 'teacher_copy', 'seed0')
+    shutil.copytree(osp.join(work, 'teacher_wsddn', 'seed0'), other)
+    ckpt = glob.glob(osp.join(other, 'epoch_*.pth'))[0]
+    base = osp.join(work, 'kd_copy', 'seed0')
+    os.makedirs(base)
+    shutil.copy(osp.join(work, 'kd_staged_cached_t1', 'seed0', 'done.json'),
+                base)
+    saved = glob.glob(osp.join(work, 'kd_staged_cached_t1', 'seed0',
+                               '*.py'))[0]
+    cfg = mmengine.Config.fromfile(saved)
+    cfg.model.teacher_ckpt = ckpt
+    cfg.dump(osp.join(base, osp.basename(saved)))
+    wsddn_soft = osp.join(out, 'soft_targets_mosaic6_seed0_tc1_td1.pkl')
+    stamp = os.stat(wsddn_soft).st_mtime_ns
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, BASE_EXP='kd_copy'),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r'^kd_copy_mosaic6_1e_seed0: val mAP \d+\.\d+$',
+                     proc.stdout, re.M), proc.stdout
+    soft = osp.join(out, 'soft_targets_mosaic6_teacher_copy_seed0_tc1_'
+                    'td1.pkl')
+    assert mmengine.load(soft)['meta']['teacher_ckpt'] == ckpt
+    assert osp.isfile(osp.join(out,
+                               'pseudo_mosaic6_teacher_copy_seed0.json'))
+    assert os.stat(wsddn_soft).st_mtime_ns == stamp
+    cfg = mmengine.Config.fromfile(
+        osp.join(out, 'configs', 'kd_copy_mosaic6_1e_seed0.py'))
+    assert cfg.train_dataloader.dataset.dataset.soft_target_file == soft
 
 
 def _check_soft_target_temperature_ablation(repo_root, work, data, tmp):
@@ -1017,8 +1091,8 @@ def test_gpu_session_waves_follow_dependencies(repo_root):
     assert sorted(wave_of) == sorted(acc.EXPERIMENTS)
     assert sum(len(w) for w in waves) == len(acc.EXPERIMENTS)
     for name, (_, kind, teacher, *start) in acc.EXPERIMENTS.items():
-        needs = [teacher, *start] if teacher else []
-        if kind == 'teacher':
+        needs = [teacher, *start] if teacher else list(start)
+        if kind == 'teacher' and not start:
             needs.append('reference')
         for need in needs:
             assert wave_of[need] < wave_of[name], (name, need)
@@ -1032,7 +1106,7 @@ def test_every_oicr_run_has_its_wsddn_counterpart(repo_root):
                       'bench_accuracy_pairs')
     exps = acc.EXPERIMENTS
     refined = {name for name, (_, kind, *_) in exps.items()
-               if kind == 'teacher' and name != 'teacher_wsddn'}
+               if kind == 'teacher' and name.startswith('teacher_oicr')}
     oicr = refined | {
         name for name, (_, kind, teacher, *_) in exps.items()
         if teacher in refined and name not in acc.STAGE1_RUNS}

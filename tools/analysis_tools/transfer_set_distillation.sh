@@ -18,7 +18,10 @@
 # student starts from (default kd_staged_cached_t1); BIG_ROOT, the larger
 # split (default data/multidigits_large_trainNUM; mosaic_transfer_set.sh
 # gives its mosaics); TAG, the run's name between BASE_EXP and the epochs
-# (default transferNUM).
+# (default transferNUM). The soft targets and pseudo-labels go to OUT
+# under the split's name, with BASE_EXP's teacher's experiment in it unless
+# that is teacher_wsddn (e.g. soft_targets_mosaic110000_teacher_wsddn_nfref_
+# seed2_tc1_td1.pkl), so that bases of different teachers share an OUT.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
@@ -44,10 +47,16 @@ proposals=$BIG/proposals/windows_train.pkl
   --out "$proposals" --method windows --topk 500 --min-size 16 --workers 2
 
 name=${BASE_EXP}_${TAG}_${EPOCHS}e_seed$SEED
-# the teacher's soft targets at t_c = t_d = 1, as both bases train on
+# the teacher's soft targets at t_c = t_d = 1, as both bases train on;
+# a teacher other than teacher_wsddn (BASE_EXP's) names its own files
+teacher=$($PY -c 'import os.path as osp, sys
+from mmengine.config import Config
+ckpt = Config.fromfile(sys.argv[1]).model.teacher_ckpt
+print(osp.basename(osp.dirname(osp.dirname(ckpt))))' "$base")
+[ "$teacher" = teacher_wsddn ] && teacher='' || teacher=_$teacher
 split=${TAG/transfer/train}
-soft=$OUT/soft_targets_${split}_seed${SEED}_tc1_td1.pkl
-pseudo=$OUT/pseudo_${split}_seed$SEED.json
+soft=$OUT/soft_targets_${split}${teacher}_seed${SEED}_tc1_td1.pkl
+pseudo=$OUT/pseudo_${split}${teacher}_seed$SEED.json
 cfg=$OUT/configs/$name.py
 cat > "$cfg" <<PY
 _base_ = ['$base']

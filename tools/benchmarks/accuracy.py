@@ -58,10 +58,13 @@ PCL's graph centres as seeds (``refine_seeds=dict(type='graph')``), and
 no gradient into fc7 and below (``refine_grad_scale=0``).
 A teacher starts from the finished ``reference`` run of the same seed (its
 backbone, ``load_from``: the stand-in for the paper's ImageNet weights, as
-in ``make demo``), and a distilled student needs its teacher of the same
-seed, both in the same ``--work-dir`` (or ``--teacher-ckpt``). Proposals
-smaller than 16 px are dropped (digit parts made WSDDN pick parts;
-docs/design.md).
+in ``make demo``); ``teacher_wsddn_nfref`` is ``teacher_wsddn`` started
+from ``reference_noflip`` instead (the stronger network on these digits,
+which a flip changes), and ``kd_pred_cached_t1_nfref_noflip``
+``kd_pred_cached_t1_noflip`` distilled from it. A distilled student needs
+its teacher of the same seed, both in the same ``--work-dir`` (or
+``--teacher-ckpt``). Proposals smaller than 16 px are dropped (digit parts
+made WSDDN pick parts; docs/design.md).
 
 The data (``tools/generate_multidigits.py --preset large``) and its
 proposals (``tools/generate_proposals.py``, sliding windows by default: the
@@ -107,7 +110,8 @@ from bench_utils import (base_dataset, device_name, env_line,  # noqa: E402
 _B = 'configs/benchmarks/'
 _KD = 'resnet18-tiny_resnet18-tiny_1xb64-30e_multidigits-large-64px.py'
 #: name -> (config, kind, teacher experiment[, experiment whose student
-#: the run starts from])
+#: the run starts from: a distilled student's stage 1, or the reference
+#: whose backbone a teacher starts from, ``reference`` when not given])
 EXPERIMENTS = dict(
     baseline=(_B + 'resnet18-tiny_1xb64-30e_multidigits-large-64px.py',
               'student', None),
@@ -121,6 +125,9 @@ EXPERIMENTS = dict(
         'student', None),
     teacher_wsddn=(_B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py',
                    'teacher', None),
+    teacher_wsddn_nfref=(
+        _B + 'wsddn_resnet18-tiny_1xb16-20e_multidigits-large.py', 'teacher',
+        None, 'reference_noflip'),
     teacher_oicr=(_B + 'oicr_resnet18-tiny_1xb16-20e_multidigits-large.py',
                   'teacher', None),
     teacher_oicr_graph=(
@@ -161,6 +168,9 @@ EXPERIMENTS = dict(
                              'kd', 'teacher_wsddn', 'kd_stage1'),
     kd_pred_cached_t1_noflip=(_B + 'kdwsd-stage2-cached-t1-noflip_wsddn-' +
                               _KD, 'kd', 'teacher_wsddn'),
+    kd_pred_cached_t1_nfref_noflip=(
+        _B + 'kdwsd-stage2-cached-t1-noflip_wsddn-' + _KD, 'kd',
+        'teacher_wsddn_nfref'),
     kd_feat_noflip=(_B + 'kdwsd-feat-noflip_wsddn-' + _KD, 'kd',
                     'teacher_wsddn'),
     kd_both_noflip=(_B + 'kdwsd-noflip_wsddn-' + _KD, 'kd', 'teacher_wsddn'),
@@ -198,6 +208,7 @@ LABELS = dict(
     reference_noflip='student 128 px (teacher resolution), no '
     'distillation, no flip',
     teacher_wsddn='teacher WSDDN 128 px',
+    teacher_wsddn_nfref='teacher WSDDN 128 px, from reference_noflip',
     teacher_oicr='teacher OICR 128 px',
     teacher_oicr_graph='teacher OICR 128 px, graph-centre seeds (PCL)',
     teacher_oicr_graph1='teacher OICR 128 px, one graph-centre seed per '
@@ -232,6 +243,8 @@ LABELS = dict(
     'soft targets, no flip (WSDDN)',
     kd_pred_cached_t1_noflip='student 64 px, KD prediction level, cached '
     'soft targets at T = 1, no flip (WSDDN)',
+    kd_pred_cached_t1_nfref_noflip='student 64 px, KD prediction level, '
+    'cached soft targets at T = 1, no flip (WSDDN from reference_noflip)',
     kd_feat_noflip='student 64 px, KD feature level, no flip (WSDDN)',
     kd_both_noflip='student 64 px, KD both, no flip (WSDDN)',
     kd_stage1_noflip='student 64 px, KD stage 1 only (feature level, no '
@@ -270,7 +283,8 @@ BASELINE_OF = {
 #: the stage-1 runs (those a staged run starts from): feature level only,
 #: no head, no labels (their own schedule, no mAP)
 STAGE1_RUNS = tuple(
-    sorted({spec[3] for spec in EXPERIMENTS.values() if len(spec) > 3}))
+    sorted({spec[3] for spec in EXPERIMENTS.values()
+            if spec[1] == 'kd' and len(spec) > 3}))
 #: the runs whose student learns the labels: they share one schedule (the
 #: baseline's), so that a gain is not a longer schedule's
 LABEL_RUNS = tuple(
@@ -475,16 +489,17 @@ def build_cfg(args, name: str, seed: int, work_dir: str):
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
-    if kind == 'teacher':
-        cfg.load_from = finished_checkpoint(args, 'reference', seed)
+    start = EXPERIMENTS[name][3] if len(EXPERIMENTS[name]) > 3 else None
+    if kind == 'teacher':  # the backbone of a finished reference run
+        cfg.load_from = finished_checkpoint(args, start or 'reference', seed)
     if kind == 'kd':
         cfg.model.teacher_ckpt = (
             osp.abspath(args.teacher_ckpt) if args.teacher_ckpt else
             finished_checkpoint(args, teacher, seed, '--teacher-ckpt'))
-    if len(EXPERIMENTS[name]) > 3:  # staged: the student of an earlier run
+    if kind == 'kd' and start:  # staged: the student of an earlier run
         cfg.model.student.init_cfg = dict(
             type='Pretrained',
-            checkpoint=finished_checkpoint(args, EXPERIMENTS[name][3], seed),
+            checkpoint=finished_checkpoint(args, start, seed),
             prefix='student.')
     train_set = base_dataset(cfg.train_dataloader)
     if train_set.get('soft_target_file'):

@@ -11,11 +11,11 @@
 #   3. the large MultiDigits data and its proposals, then speed.py's
 #      MD_SECTIONS in the multidigits setting (default "data train": the
 #      data pipeline alone against the fastest training step; md/speed.md);
-#   4. accuracy runs (ACCURACY, default all twenty-nine), in four waves by
-#      dependency (references; teachers; students of a teacher and stage 1;
-#      students of stage 1), every run of a wave and every seed of SEEDS
-#      its own process side by side on the GPU (the small models leave it
-#      mostly idle), with what time is left; their
+#   4. accuracy runs (ACCURACY, default every accuracy.py experiment), in
+#      four waves by dependency (references; teachers; students of a
+#      teacher and stage 1; students of stage 1), every run of a wave and
+#      every seed of SEEDS its own process side by side on the GPU (the
+#      small models leave it mostly idle), with what time is left; their
 #      logs and done.json are copied to accuracy/ (in session.tar.gz), the runs (with
 #      final checkpoints) packed into $OUT/accuracy_runs.tar.gz, also when
 #      the deadline cuts a run off. Unpack that at the repository root and
@@ -58,10 +58,12 @@ export PYTHONUNBUFFERED=1
 # The accuracy runs in waves by dependency: the references, then the
 # teachers, then the students that need a teacher (and stage 1), then those
 # that start from stage 1.
-WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr teacher_oicr_graph teacher_oicr_graph1 teacher_oicr_detach"
+WAVES=("baseline reference baseline_noflip reference_noflip" "teacher_wsddn teacher_oicr teacher_oicr_graph teacher_oicr_graph1 teacher_oicr_detach \
+teacher_wsddn_nfref"
   "kd_pred kd_feat kd_both kd_both_oicr kd_stage1 kd_stage1_oicr \
 kd_pred_cached kd_pred_cached_flip kd_pred_cached_noflip \
-kd_pred_cached_t1_noflip kd_feat_noflip kd_both_noflip kd_stage1_noflip \
+kd_pred_cached_t1_noflip kd_pred_cached_t1_nfref_noflip kd_feat_noflip \
+kd_both_noflip kd_stage1_noflip \
 kd_pred_cached_oicr_noflip kd_pred_cached_refined_oicr_noflip kd_stage1_oicr_graph"
   "kd_staged kd_staged_cached kd_staged_feat kd_staged_feat_cached \
 kd_staged_cached_t1 kd_staged_feat_cached_t1 kd_staged_cached_t1_oicr \
