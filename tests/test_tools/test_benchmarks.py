@@ -397,6 +397,30 @@ def test_accuracy_teacher_starts_from_its_reference(repo_root, tmp_path):
     assert acc.EXPERIMENTS[student] == (*recipe, 'teacher_wsddn_nfref')
 
 
+@pytest.mark.parametrize('val_every,interval', [(None, 10), ('2', 2)])
+def test_ablation_schedule_val_every(repo_root, tmp_path, val_every,
+                                     interval):
+    """bench_ablation_lib.sh's schedule: the cosine over EPOCHS, a
+    checkpoint every epoch, and validation only after the last epoch
+    unless VAL_EVERY asks for a learning curve."""
+    lib = osp.join(repo_root, 'tools', 'analysis_tools',
+                   'bench_ablation_lib.sh')
+    env = dict(os.environ)
+    env.pop('VAL_EVERY', None)
+    if val_every:
+        env['VAL_EVERY'] = val_every
+    text = subprocess.run(['bash', '-c', '. "$0"; schedule 10 1', lib],
+                          env=env, capture_output=True, text=True,
+                          check=True).stdout
+    (tmp_path / 'schedule.py').write_text(text)
+    cfg = mmengine.Config.fromfile(str(tmp_path / 'schedule.py'))
+    assert cfg.train_cfg == dict(max_epochs=10, val_interval=interval)
+    assert cfg.default_hooks.checkpoint.interval == 1
+    assert [s['type'] for s in cfg.param_scheduler] == [
+        'LinearLR', 'CosineAnnealingLR']
+    assert cfg.param_scheduler[1]['T_max'] == 10
+
+
 def test_accuracy_tiny(repo_root, run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']

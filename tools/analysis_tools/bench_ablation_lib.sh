@@ -25,11 +25,13 @@ last_val_map() {  # training log -> the (student/)mAP of its last validation
 
 schedule() {  # EPOCHS WARMUP(0|1): cosine to 1e-5, as the benchmark configs;
   # a checkpoint every CKPT_EVERY epochs (default 1: train_run resumes a run
-  # cut short from it)
+  # cut short from it); validation every VAL_EVERY epochs and after the
+  # last (default only after the last; a learning curve in the run's log)
   local warmup=''
   [ "$2" = 1 ] && warmup="dict(type='LinearLR', start_factor=0.01,
     by_epoch=False, begin=0, end=200),"
-  printf '%s\n' "train_cfg = dict(max_epochs=$1, val_interval=$1)
+  printf '%s\n' "train_cfg = dict(max_epochs=$1,
+                 val_interval=${VAL_EVERY:-$1})
 default_hooks = dict(checkpoint=dict(interval=${CKPT_EVERY:-1}))
 param_scheduler = [$warmup
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=$1,

@@ -18,6 +18,8 @@
 # compare with is baseline_noflip's. ORACLE=1 trains the same control on
 # the mosaics' true labels (only a synthetic set has them: the ceiling of
 # what a teacher's labels could give the mosaics).
+# VAL_EVERY=N validates every N epochs as well as after the last (the
+# learning curve in the run's log; bench_ablation_lib.sh's schedule).
 # REUSE_FROM=ROOT hard-links the mosaics a smaller split of the same source
 # and seed already drew (mosaic_scenes.py --reuse-from), e.g.
 # REUSE_FROM=data/multidigits_large_mosaic70000 for a 110,000 pool.
