@@ -286,6 +286,18 @@ def test_accuracy_oicr_against_wsddn_seed_by_seed(run_script, tmp_path):
     assert rows[0]['fixed features ahead at'] == '0 of 2'
 
 
+def _finished_run(work, name: str) -> str:
+    """Mark ``name``'s seed-0 run in ``work`` finished, as accuracy.py does
+    (done.json naming an epoch_1.pth, here empty); its checkpoint path."""
+    run = work / name / 'seed0'
+    run.mkdir(parents=True)
+    (run / 'epoch_1.pth').write_bytes(b'')
+    (run / 'done.json').write_text(json.dumps(dict(
+        experiment=name, seed=0, checkpoint=str(run / 'epoch_1.pth'),
+        metrics={}, epochs=1)))
+    return str(run / 'epoch_1.pth')
+
+
 def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
     """--student-epochs sets the schedule of the runs that learn the labels
     (the cosine's end with it) and leaves the teachers and stage 1 alone,
@@ -297,12 +309,7 @@ def test_accuracy_student_epochs(repo_root, run_script, tmp_path):
                       'bench_accuracy_epochs')
     work = tmp_path / 'acc'
     for name in ('reference', 'teacher_wsddn', 'kd_stage1', 'teacher_oicr'):
-        run = work / name / 'seed0'
-        run.mkdir(parents=True)
-        (run / 'epoch_1.pth').write_bytes(b'')
-        (run / 'done.json').write_text(json.dumps(dict(
-            experiment=name, seed=0, checkpoint=str(run / 'epoch_1.pth'),
-            metrics={}, epochs=1)))
+        _finished_run(work, name)
     args = acc.parse_args(['--work-dir', str(work), '--epochs', '7',
                            '--student-epochs', '60'])
     for name, epochs in (('baseline', 60), ('reference', 60),
@@ -367,21 +374,12 @@ def test_accuracy_teacher_starts_from_its_reference(repo_root, tmp_path):
                       'bench_accuracy_start')
     work = tmp_path / 'acc'
 
-    def finish(name):
-        run = work / name / 'seed0'
-        run.mkdir(parents=True)
-        (run / 'epoch_1.pth').write_bytes(b'')
-        (run / 'done.json').write_text(json.dumps(dict(
-            experiment=name, seed=0, checkpoint=str(run / 'epoch_1.pth'),
-            metrics={}, epochs=1)))
-        return str(run / 'epoch_1.pth')
-
     args = acc.parse_args(['--work-dir', str(work)])
-    reference = finish('reference')
+    reference = _finished_run(work, 'reference')
     with pytest.raises(FileNotFoundError,
                        match='run `--only reference_noflip --seed 0`'):
         acc.build_cfg(args, 'teacher_wsddn_nfref', 0, str(tmp_path / 't'))
-    noflip = finish('reference_noflip')
+    noflip = _finished_run(work, 'reference_noflip')
     assert acc.build_cfg(args, 'teacher_wsddn', 0,
                          str(tmp_path / 't0')).load_from == reference
     assert acc.build_cfg(args, 'teacher_wsddn_nfref', 0,
