@@ -373,7 +373,6 @@ def test_accuracy_teacher_starts_from_its_reference(repo_root, tmp_path):
     acc = load_script(osp.join(repo_root, TOOLS, 'accuracy.py'),
                       'bench_accuracy_start')
     work = tmp_path / 'acc'
-
     args = acc.parse_args(['--work-dir', str(work)])
     reference = _finished_run(work, 'reference')
     with pytest.raises(FileNotFoundError,
