@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from mmkdwsd.datasets import (PreDecodedCacheError, PreDecodedDataset,
                               predecoded_collate)
+from mmkdwsd.datasets.predecoded import resize_image
 from mmkdwsd.datasets.transforms import LoadImageSafe
 from mmkdwsd.datasets.transforms.loading import ImageReadError
 from .utils import write_coco, write_image
@@ -191,3 +192,53 @@ def test_soft_targets_ride_along(tiny_multidigits):
     np.testing.assert_allclose(batch['soft_targets'][1].numpy(),
                                ds.get_data_info(1)['soft_target'])
     assert 'proposals' not in batch
+
+
+def test_cache_scale_stores_resized_images_in_a_file_of_their_own(tiny_copy):
+    full = PreDecodedDataset(_inner(tiny_copy))
+    stamp = os.stat(full.cache_file).st_mtime_ns
+    ds = PreDecodedDataset(_inner(tiny_copy), cache_scale=(48, 32))
+    assert ds.cache_file == osp.join(tiny_copy,
+                                     'predecoded/instances_train_48x32.npy')
+    assert ds.images.shape == (16, 32, 48, 3)
+    # the full-size cache is neither read nor rewritten
+    assert os.stat(full.cache_file).st_mtime_ns == stamp
+    for i in (0, 9):
+        # the preprocessor's resize (bilinear, align_corners=False), rounded
+        x = torch.tensor(full.images[i]).permute(2, 0, 1)[None].float()
+        ref = torch.nn.functional.interpolate(
+            x, size=(32, 48), mode='bilinear', align_corners=False)[0]
+        got = torch.tensor(ds.images[i]).permute(2, 0, 1).float()
+        assert (got - ref).abs().max() <= 0.5
+        np.testing.assert_array_equal(
+            ds.images[i], resize_image(full.images[i], (48, 32)))
+    # labels and original sizes are the originals'
+    batch = ds.__getitems__([2])[0]
+    assert batch['metainfo'][0]['ori_shape'] == (128, 128)
+    assert batch['labels'][0].nonzero().flatten().tolist() == \
+        ds.get_data_info(2)['gt_label'].tolist()
+    # reused; an int is a square scale
+    stamp = os.stat(ds.cache_file).st_mtime_ns
+    again = PreDecodedDataset(_inner(tiny_copy), cache_scale=[48, 32])
+    assert os.stat(again.cache_file).st_mtime_ns == stamp
+    assert PreDecodedDataset(
+        _inner(tiny_copy), cache_scale=16).images.shape == (16, 16, 16, 3)
+
+
+def test_cache_of_another_scale_is_decoded_again(tiny_copy, log_messages):
+    ds = PreDecodedDataset(
+        _inner(tiny_copy), cache_file='predecoded/x.npy', cache_scale=32)
+    assert ds.cache_file.endswith('x_32x32.npy')
+    # the same file asked for at the original size: its sidecar says 32x32
+    with log_messages() as messages:
+        full = PreDecodedDataset(
+            _inner(tiny_copy), cache_file='predecoded/x_32x32.npy')
+    assert full.images.shape == (16, 128, 128, 3)
+    assert any('stored at scale [32, 32], asked for None' in m
+               for m in messages)
+
+
+@pytest.mark.parametrize('scale', [0, (64, ), (64, 32.5), True, 'big'])
+def test_bad_cache_scale_is_named(tiny_multidigits, scale):
+    with pytest.raises(ValueError, match='cache_scale must be'):
+        PreDecodedDataset(_inner(tiny_multidigits), cache_scale=scale)

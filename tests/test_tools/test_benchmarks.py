@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import mmengine
+import numpy as np
 import pytest
 import torch
 
@@ -653,6 +654,8 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
                           timeout=600)
     assert proc.returncode == 0 and name + ' (' not in proc.stdout
     _check_mosaics_of_another_teacher(script, work, out, env)
+    _check_mosaics_cached_at_the_students_scale(script, work, out, env, big,
+                                                n + 6)
     # the label-only controls: the same scenes, the baseline_noflip config,
     # no teacher; each mosaic labelled by its sources' labels (UNION) or by
     # its true labels (ORACLE)
@@ -735,6 +738,36 @@ def _check_mosaics_of_another_teacher(script, work, out, env):
     cfg = mmengine.Config.fromfile(
         osp.join(out, 'configs', 'kd_copy_mosaic6_1e_seed0.py'))
     assert cfg.train_dataloader.dataset.dataset.soft_target_file == soft
+
+
+def _check_mosaics_cached_at_the_students_scale(script, work, out, env,
+                                                big, num):
+    """CACHE_SCALE: the scenes decoded at the student's scale into a cache
+    of their own, a run named for it; a bad value is named."""
+    saved = glob.glob(osp.join(work, 'kd_staged_cached_t1', 'seed0',
+                               '*.py'))[0]
+    views = mmengine.Config.fromfile(saved).model.data_preprocessor.views
+    size = views[0]['scales'][0]
+    size = size if isinstance(size, int) else size[0]
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, CACHE_SCALE=str(size)),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    name = f'kd_staged_cached_t1_mosaic6_1e_seed0_cache{size}'
+    assert re.search(rf'^{name}: val mAP \d+\.\d+$', proc.stdout,
+                     re.M), proc.stdout
+    cfg = mmengine.Config.fromfile(osp.join(out, 'configs', name + '.py'))
+    assert cfg.train_dataloader.dataset.cache_scale == size
+    images = np.load(osp.join(big, 'predecoded',
+                              f'instances_train_{size}x{size}.npy'),
+                     mmap_mode='r')
+    assert images.shape == (num, size, size, 3)
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, CACHE_SCALE='64px'),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "CACHE_SCALE must be a positive number of pixels (the " \
+        "student's scale), got '64px'" in proc.stderr
 
 
 def _check_soft_target_temperature_ablation(repo_root, work, data, tmp):
@@ -1066,6 +1099,26 @@ def test_region_selection_tiny(run_script):
            for r in rows}
     assert set(ops) == {'per image', 'batched'}
     assert ops['batched'] < ops['per image']
+
+
+def test_cache_scale_tiny(run_script, tiny_multidigits):
+    out = run_script('cache_scale.py', '--data-root', tiny_multidigits,
+                     '--scale', '32', '--batch-size', '4', '--batches', '2',
+                     '--rounds', '1', '--workers', '0')
+    header, rows = _table(out, 'what')
+    assert header[-2:] == ['speed-up', 'note']
+    assert [(r['what'].split()[1], r['cache']) for r in rows] == [
+        ('alone', 'full size'), ('alone', '32 px (cache_scale)'),
+        ('+', 'full size'), ('+', '32 px (cache_scale)')]
+    for row in rows:
+        assert _number(row['img/s']) > 0
+    # 16 scenes of 128 x 128 x 3 bytes, and of 32 x 32 x 3: 1/16
+    full, small = (_number(r['file']) for r in rows[:2])
+    assert full == pytest.approx(16 * 128 * 128 * 3 / 2**20, abs=0.01)
+    assert small == pytest.approx(full / 16, abs=0.01)
+    assert osp.isfile(osp.join(tiny_multidigits, 'predecoded',
+                               'instances_train_32x32.npy'))
+    assert rows[0]['note'].startswith('opened or built in')
 
 
 def test_sample_packing_tiny(run_script, tiny_multidigits):

@@ -58,6 +58,16 @@ train_run() {  # LABEL RUN CONFIG [CFG_OPTIONS...]: train into RUN (log
   touch "$run.done"
 }
 
+cache_scale_arg() {  # -> "cache_scale=N, " for a PreDecodedDataset when
+  # CACHE_SCALE=N is set (its images stored at N px, the student's scale:
+  # 1/16 of the bytes of 256 px scenes at 64 px), else nothing
+  [ -n "${CACHE_SCALE:-}" ] || return 0
+  [[ $CACHE_SCALE =~ ^[1-9][0-9]*$ ]] || { echo "CACHE_SCALE must be a" \
+    "positive number of pixels (the student's scale), got" \
+    "'$CACHE_SCALE'" >&2; return 1; }
+  echo "cache_scale=$CACHE_SCALE, "
+}
+
 train_once() {  # NAME CONFIG OUT: train unless OUT/NAME.done; its val mAP
   train_run "$1" "$3/$1" "$2"
   echo "$1: val mAP $(last_val_map "$3/$1.log")"

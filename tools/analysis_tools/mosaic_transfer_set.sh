@@ -20,6 +20,9 @@
 # what a teacher's labels could give the mosaics).
 # VAL_EVERY=N validates every N epochs as well as after the last (the
 # learning curve in the run's log; bench_ablation_lib.sh's schedule).
+# CACHE_SCALE=N stores the decoded scenes at N px, the student's scale
+# (64: 1.4 GiB for 120,000 scenes instead of 22.5; transfer_set_distillation
+# .sh); the run's name ends in _cacheN.
 # REUSE_FROM=ROOT hard-links the mosaics a smaller split of the same source
 # and seed already drew (mosaic_scenes.py --reuse-from), e.g.
 # REUSE_FROM=data/multidigits_large_mosaic70000 for a 110,000 pool.
@@ -57,13 +60,15 @@ if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
       "$ann" | tee "$OUT/union_labels.txt"
   fi
   name=baseline_noflip_mosaic${NUM}${labels}_${EPOCHS}e_seed$SEED
+  name=$name${CACHE_SCALE:+_cache$CACHE_SCALE}
+  cache_scale=$(cache_scale_arg)
   cfg=$OUT/configs/$name.py
   cat > "$cfg" <<PY
 _base_ = ['$(realpath configs/benchmarks/resnet18-tiny_1xb64-30e_multidigits-large-64px-noflip.py)']
 # the mosaics' decoded images are the distillation run's (same json order)
 train_dataloader = dict(
     num_workers=${WORKERS:-2},
-    dataset=dict(cache_file='predecoded/instances_train.npy',
+    dataset=dict(cache_file='predecoded/instances_train.npy', ${cache_scale}
                  dataset=dict(data_root='$BIG/', ann_file='$ann')))
 val_dataloader = dict(num_workers=${WORKERS:-2},
                       dataset=dict(data_root='$DATA/'))

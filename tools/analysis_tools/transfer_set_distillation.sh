@@ -22,6 +22,9 @@
 # under the split's name, with BASE_EXP's teacher's experiment in it unless
 # that is teacher_wsddn (e.g. soft_targets_mosaic110000_teacher_wsddn_nfref_
 # seed2_tc1_td1.pkl), so that bases of different teachers share an OUT.
+# CACHE_SCALE=N stores the decoded scenes at N px, the student's scale
+# (PreDecodedDataset's cache_scale; the run's name ends in _cacheN): 1/16
+# of the memory at 64 px, for a split whose full-size cache outgrows it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
@@ -46,7 +49,8 @@ proposals=$BIG/proposals/windows_train.pkl
   --ann-file "$BIG/annotations/instances_train.json" --img-dir "$BIG/train" \
   --out "$proposals" --method windows --topk 500 --min-size 16 --workers 2
 
-name=${BASE_EXP}_${TAG}_${EPOCHS}e_seed$SEED
+name=${BASE_EXP}_${TAG}_${EPOCHS}e_seed$SEED${CACHE_SCALE:+_cache$CACHE_SCALE}
+cache_scale=$(cache_scale_arg)
 # the teacher's soft targets at t_c = t_d = 1, as both bases train on;
 # a teacher other than teacher_wsddn (BASE_EXP's) names its own files
 teacher=$($PY -c 'import os.path as osp, sys
@@ -62,7 +66,7 @@ cat > "$cfg" <<PY
 _base_ = ['$base']
 # the decoded scenes of data_scaling_probe.sh (same images, same order)
 train_dataloader = dict(dataset=dict(
-    cache_file='predecoded/instances_train.npy',
+    cache_file='predecoded/instances_train.npy', ${cache_scale}
     dataset=dict(data_root='$BIG/', ann_file='$pseudo',
                  soft_target_file='$soft')))
 val_dataloader = dict(dataset=dict(data_root='$DATA/'))

@@ -90,7 +90,9 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
     :class:`~mmkdwsd.datasets.PackWSODInputs` (``pack='det'``: proposals
     flipped and rescaled with the image) would have built; cached soft
     targets with the flipped view (B, 2, K) keep the row of the view each
-    image gets. The wrapped
+    image gets. Images stored at the view's scale (``PreDecodedDataset``'s
+    ``cache_scale``) are not resized again; proposals and ``scale_factor``
+    always refer to ``ori_shape``. The wrapped
     preprocessor (normalisation, padding) then runs as usual. Batches that
     do not come from a :class:`PreDecodedDataset` (validation loaders with
     the per-image pipeline) go to the wrapped preprocessor unchanged.
@@ -155,6 +157,9 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
         images = data['images'].to(device, non_blocking=True)
         images = images.permute(0, 3, 1, 2)  # (B, 3, H, W), a view
         num, height, width = images.shape[0], images.shape[2], images.shape[3]
+        # proposals and scale factors refer to the original images, which a
+        # dataset with cache_scale stores resized
+        ori_h, ori_w = data['metainfo'][0]['ori_shape']
         flip = torch.zeros(num, dtype=torch.bool)
         if training and self.flip_prob > 0:
             flip = torch.rand(num) < self.flip_prob
@@ -169,8 +174,8 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
                                  images)
             if proposals is not None:
                 mirrored = torch.stack([
-                    width - proposals[..., 2], proposals[..., 1],
-                    width - proposals[..., 0], proposals[..., 3]
+                    ori_w - proposals[..., 2], proposals[..., 1],
+                    ori_w - proposals[..., 0], proposals[..., 3]
                 ], -1)
                 proposals = torch.where(mask[:, None, None], mirrored,
                                         proposals)
@@ -188,10 +193,18 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
         inputs, samples = {}, {}
         for view in self.views:
             w, h = self._draw_scale(view['scales'], training)
+            if (height, width) != (ori_h, ori_w) and (h > height
+                                                      or w > width):
+                raise ValueError(
+                    f'PreDecodedDataPreprocessor: view {view} asks for '
+                    f'{w}x{h} (w x h) but the batch holds images stored at '
+                    f'{width}x{height} (PreDecodedDataset cache_scale; the '
+                    f'originals are {ori_w}x{ori_h}): set cache_scale to '
+                    'the largest view scale or leave it unset')
             view_inputs = images if (h, w) == (height, width) else \
                 F.interpolate(images, size=(h, w), mode='bilinear',
                               align_corners=False)
-            factor = (w / width, h / height)
+            factor = (w / ori_w, h / ori_h)
             metas = [
                 dict(
                     meta,

@@ -140,6 +140,58 @@ def test_two_views_share_the_flip(tiny_multidigits, batch):
     assert not any(s.flip for s in out['data_samples']['student'])
 
 
+@pytest.mark.parametrize('flip', [False, True])
+def test_cache_at_the_view_scale_gives_the_full_caches_inputs(
+        tiny_multidigits, batch, flip):
+    """Images stored at 64 px (``cache_scale``) give the 64 px views of the
+    full-size cache within the rounding to uint8, and the same proposals,
+    scale factors and metainfo; a view larger than them is refused."""
+    small = PreDecodedDataset(
+        _inner(tiny_multidigits), cache_scale=64).__getitems__(INDICES)[0]
+    assert small['images'].shape == (4, 64, 64, 3)
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=dict(
+                type='KDDataPreprocessor', teacher=DET, student=CLS),
+            views=[
+                dict(branch='teacher', pack='det', scales=[64]),
+                dict(branch='student', pack='cls', scales=[32]),
+            ],
+            flip_prob=float(flip)))
+    out, ref = processor(small, True), processor(batch, True)
+    for branch in ('teacher', 'student'):
+        assert out['inputs'][branch].shape == ref['inputs'][branch].shape
+    # at the stored scale only the rounding
+    diff = out['inputs']['teacher'] - ref['inputs']['teacher']
+    assert 0 < diff.abs().max() <= 0.5
+    # a smaller view is resized from the stored images (bilinear does not
+    # compose: 128 -> 64 -> 32 is not 128 -> 32)
+    images = small['images'].permute(0, 3, 1, 2).float()
+    if flip:
+        images = images.flip(-1)
+    torch.testing.assert_close(
+        out['inputs']['student'],
+        torch.nn.functional.interpolate(
+            images, size=(32, 32), mode='bilinear', align_corners=False))
+    for ours, theirs in zip(out['data_samples']['teacher'],
+                            ref['data_samples']['teacher']):
+        assert ours.flip == theirs.flip == flip
+        torch.testing.assert_close(ours.proposals.bboxes,
+                                   theirs.proposals.bboxes)
+        for key in ('img_shape', 'ori_shape', 'scale_factor'):
+            assert ours.metainfo[key] == theirs.metainfo[key], key
+    # an 80 px view would upsample the 64 px images: refused, named
+    processor = MODELS.build(
+        dict(
+            type='PreDecodedDataPreprocessor',
+            preprocessor=DET,
+            views=[dict(pack='det', scales=[80])]))
+    with pytest.raises(ValueError, match='stored at 64x64.*cache_scale'):
+        processor(small, True)
+    assert processor(batch, True)['inputs'].shape == (4, 3, 80, 80)
+
+
 def test_soft_targets_of_the_view_each_image_gets(batch):
     """Soft targets cached with the flipped view, (B, 2, K): each student
     sample gets row 1 where its image was flipped, row 0 elsewhere; (B, K)
