@@ -43,9 +43,14 @@ class PreDecodedCacheError(ValueError):
 
 
 def _fingerprint(paths: Sequence[str]) -> str:
-    """Digest of the image list: paths, sizes and modification times."""
+    """Digest of the image list: paths, sizes and modification times.
+
+    The paths are made absolute first: a data root given as ``data/x/`` or
+    as ``/repo/data/x/`` names the same images (symbolic links are not
+    resolved: a link retargeted is another image).
+    """
     digest = hashlib.sha1()
-    for path in paths:
+    for path in map(osp.abspath, paths):
         try:
             stat = os.stat(path)
             digest.update(

@@ -58,6 +58,18 @@ def test_cache_matches_decoder_and_is_reused(tiny_copy, capsys):
     assert os.stat(again.cache_file).st_mtime_ns == stamp
 
 
+def test_relative_and_absolute_data_roots_share_the_cache(
+        tiny_copy, monkeypatch):
+    ds = PreDecodedDataset(_inner(tiny_copy))
+    stamp = os.stat(ds.cache_file).st_mtime_ns
+    parent, name = osp.split(tiny_copy.rstrip('/'))
+    monkeypatch.chdir(parent)
+    again = PreDecodedDataset(_inner(name + '/'))
+    assert again.cache_file == osp.join(name, 'predecoded',
+                                        'instances_train.npy')
+    assert os.stat(again.cache_file).st_mtime_ns == stamp
+
+
 def test_changed_image_rebuilds_the_cache(tiny_copy):
     ds = PreDecodedDataset(_inner(tiny_copy))
     stamp = os.stat(ds.cache_file).st_mtime_ns
