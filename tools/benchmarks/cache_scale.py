@@ -101,11 +101,13 @@ def main(argv=None) -> None:
     times = {(name, with_pre): []
              for name in variants for with_pre in (False, True)}
     for r in range(args.rounds):
-        # the same random batches for every variant of a round
-        order = torch.randperm(num, generator=torch.Generator().manual_seed(r))
-        batches = order[:(args.batches + 1) * args.batch_size].view(
-            -1, args.batch_size).tolist()
         for with_pre in (False, True):
+            # the same random batches for both caches, new ones for each
+            # row (batches read just before would come from the page cache)
+            order = torch.randperm(
+                num, generator=torch.Generator().manual_seed(2 * r + with_pre))
+            batches = order[:(args.batches + 1) * args.batch_size].view(
+                -1, args.batch_size).tolist()
             for name, dataset in variants.items():
                 times[name, with_pre].append(
                     _time_batches(dataset, batches, args.workers,
