@@ -85,9 +85,8 @@ class PreDecodedDataset:
     within 0.5 of a grey level (a smaller view is resized from the stored
     images, which bilinear resizing does not make the same as resizing the
     originals: set the scale of the views). Labels, proposals and
-    ``ori_shape`` stay
-    those of the original images; the preprocessor maps the proposals and
-    refuses a view larger than the stored images.
+    ``ori_shape`` stay those of the original images; the preprocessor maps
+    the proposals and refuses a view larger than the stored images.
 
     Args:
         dataset (dict | BaseDataset): The wrapped dataset (or its config).

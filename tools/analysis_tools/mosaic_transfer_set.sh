@@ -21,8 +21,8 @@
 # VAL_EVERY=N validates every N epochs as well as after the last (the
 # learning curve in the run's log; bench_ablation_lib.sh's schedule).
 # CACHE_SCALE=N stores the decoded scenes at N px, the student's scale
-# (64: 1.4 GiB for 120,000 scenes instead of 22.5; transfer_set_distillation
-# .sh); the run's name ends in _cacheN.
+# (64: 1.4 GiB for 120,000 scenes instead of 22.5, and no resize per
+# step); the run's name ends in _cacheN.
 # REUSE_FROM=ROOT hard-links the mosaics a smaller split of the same source
 # and seed already drew (mosaic_scenes.py --reuse-from), e.g.
 # REUSE_FROM=data/multidigits_large_mosaic70000 for a 110,000 pool.

@@ -24,7 +24,8 @@
 # seed2_tc1_td1.pkl), so that bases of different teachers share an OUT.
 # CACHE_SCALE=N stores the decoded scenes at N px, the student's scale
 # (PreDecodedDataset's cache_scale; the run's name ends in _cacheN): 1/16
-# of the memory at 64 px, for a split whose full-size cache outgrows it.
+# of the memory for 256 px scenes at 64 px, for a split whose full-size
+# cache outgrows the page cache.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
