@@ -110,8 +110,9 @@ def test_cls_view_matches_the_pipeline(tiny_multidigits, batch):
         assert ours.img_shape == (64, 96) and ours.flip
 
 
-def test_two_views_share_the_flip(tiny_multidigits, batch):
-    processor = MODELS.build(
+def _two_views(flip_prob: float):
+    """A distiller's preprocessor: teacher (det) 64 px, student (cls) 32."""
+    return MODELS.build(
         dict(
             type='PreDecodedDataPreprocessor',
             preprocessor=dict(
@@ -120,7 +121,11 @@ def test_two_views_share_the_flip(tiny_multidigits, batch):
                 dict(branch='teacher', pack='det', scales=[64]),
                 dict(branch='student', pack='cls', scales=[32]),
             ],
-            flip_prob=0.5))
+            flip_prob=flip_prob))
+
+
+def test_two_views_share_the_flip(tiny_multidigits, batch):
+    processor = _two_views(flip_prob=0.5)
     torch.manual_seed(1)
     out = processor(batch, training=True)
     teacher, student = out['inputs']['teacher'], out['inputs']['student']
@@ -149,16 +154,7 @@ def test_cache_at_the_view_scale_gives_the_full_caches_inputs(
     small = PreDecodedDataset(
         _inner(tiny_multidigits), cache_scale=64).__getitems__(INDICES)[0]
     assert small['images'].shape == (4, 64, 64, 3)
-    processor = MODELS.build(
-        dict(
-            type='PreDecodedDataPreprocessor',
-            preprocessor=dict(
-                type='KDDataPreprocessor', teacher=DET, student=CLS),
-            views=[
-                dict(branch='teacher', pack='det', scales=[64]),
-                dict(branch='student', pack='cls', scales=[32]),
-            ],
-            flip_prob=float(flip)))
+    processor = _two_views(flip_prob=float(flip))
     out, ref = processor(small, True), processor(batch, True)
     for branch in ('teacher', 'student'):
         assert out['inputs'][branch].shape == ref['inputs'][branch].shape
