@@ -703,6 +703,7 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     assert 'Epoch(train)' not in log[len(before):]
     # the val mAP printed is the run's own, from before the cut
     assert controls['ORACLE'][0].splitlines()[-1] in proc.stdout
+    _check_mosaics_masked_by_union(script, work, out, env, big, n)
 
 
 def _check_mosaics_of_another_teacher(script, work, out, env):
@@ -768,6 +769,52 @@ def _check_mosaics_cached_at_the_students_scale(script, work, out, env,
     assert proc.returncode != 0
     assert "CACHE_SCALE must be a positive number of pixels (the " \
         "student's scale), got '64px'" in proc.stderr
+
+
+def _check_mosaics_masked_by_union(script, work, out, env, big, n):
+    """MASK=union: the teacher's soft targets of the mosaics, zero on the
+    classes none of their sources has, its pseudo-labels made from them,
+    and a student trained on them (names ending in _mask_union_train); the
+    labelled scenes' soft targets as they were. A bad MASK is named."""
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, MASK='union'), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    name = 'kd_staged_cached_t1_mosaic6_mask_union_train_1e_seed0'
+    assert re.search(rf'^{name}: val mAP \d+\.\d+$', proc.stdout, re.M), \
+        proc.stdout
+    cfg = mmengine.Config.fromfile(osp.join(out, 'configs', name + '.py'))
+    dataset = cfg.train_dataloader.dataset.dataset
+    assert dataset.soft_target_file == osp.join(
+        osp.realpath(out),
+        'soft_targets_mosaic6_mask_union_train_seed0_tc1_td1.pkl')
+    assert dataset.ann_file == osp.join(
+        osp.realpath(out), 'pseudo_mosaic6_mask_union_train_seed0.json')
+    masked = mmengine.load(dataset.soft_target_file)['targets']
+    plain = mmengine.load(osp.join(out, 'soft_targets_mosaic6_seed0_tc1_'
+                                   'td1.pkl'))['targets']
+    union = json.load(open(osp.join(big, 'annotations', 'union_train.json')))
+    cat_ids = sorted(c['id'] for c in union['categories'])
+    classes = {img['file_name']: set() for img in union['images']}
+    names = {img['id']: img['file_name'] for img in union['images']}
+    for ann in union['annotations']:
+        classes[names[ann['image_id']]].add(cat_ids.index(ann['category_id']))
+    for i, img in enumerate(union['images']):
+        key = 'train/' + img['file_name']
+        if i < n:  # a labelled scene: as it was
+            np.testing.assert_array_equal(masked[key], plain[key])
+            continue
+        keep = np.isin(np.arange(len(cat_ids)), sorted(classes[key[6:]]))
+        np.testing.assert_array_equal(masked[key], plain[key] * keep)
+    pseudo = json.load(open(dataset.ann_file))
+    for ann in pseudo['annotations']:
+        assert cat_ids.index(ann['category_id']) in \
+            classes[names[ann['image_id']]]
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, MASK='sources'), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "MASK must be 'union' (or unset), got 'sources'" in proc.stderr
 
 
 def _check_soft_target_temperature_ablation(repo_root, work, data, tmp):

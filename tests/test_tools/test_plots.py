@@ -317,6 +317,76 @@ def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
     assert not (tmp_path / 'never.json').exists()
 
 
+def test_pseudo_label_scenes_masked(tmp_path, repo_root, capsys):
+    """--mask-ann zeroes the teacher's scores of the classes a pseudo-
+    labelled scene cannot hold (by the mask json, matched by file name)
+    before thresholding, and writes those soft targets to --soft-out; the
+    labelled scenes' soft targets stay as they were. A mask json that
+    lacks a scene or has other categories is named, and nothing is
+    written."""
+    import mmengine
+    tool = load_tool(repo_root, 'pseudo_label_scenes')
+    images = [dict(id=i, file_name=f'img{i}.png', height=32, width=40)
+              for i in range(3)]
+    cats = [dict(id=9, name='nine'), dict(id=7, name='seven')]  # 7: class 0
+
+    def split(path, pairs, imgs=images, categories=cats):
+        path.write_text(json.dumps(dict(
+            images=imgs, categories=categories,
+            annotations=[dict(id=i + 1, image_id=img, category_id=cat,
+                              bbox=[0, 0, 4, 4], area=16, iscrowd=0)
+                         for i, (img, cat) in enumerate(pairs)])))
+        return str(path)
+
+    big = split(tmp_path / 'big.json', [(0, 7), (1, 9), (2, 7), (2, 9)])
+    small = split(tmp_path / 'small.json', [(0, 7)], images[:1])
+    # the mask: img1 cannot hold a '7' (the teacher's wrong label), img2
+    # can hold both; img0 is labelled, its '9' score stays though the
+    # mask excludes it
+    mask = split(tmp_path / 'mask.json', [(0, 7), (1, 9), (2, 7), (2, 9)])
+    soft = str(tmp_path / 'soft.pkl')
+    targets = {'train/img0.png': np.array([0.1, 0.9], np.float32),
+               'train/img1.png': np.array([0.6, 0.7], np.float32),
+               'train/img2.png': np.array([0.5, 0.2], np.float32)}
+    mmengine.dump(dict(meta=dict(num_classes=2), targets=targets), soft)
+    out, soft_out = tmp_path / 'pseudo.json', tmp_path / 'masked.pkl'
+    args = [big, small, str(tmp_path / 'train'), soft, '--threshold', '0.5']
+    tool.main(args + ['--out', str(out), '--mask-ann', mask, '--soft-out',
+                      str(soft_out)])
+    printed = capsys.readouterr().out
+    assert 'removing 1 pseudo-labels' in printed
+    assert 'precision 100.0%, recall 66.7%' in printed
+    data = json.loads(out.read_text())
+    assert sorted((a['image_id'], a['category_id'])
+                  for a in data['annotations']) == [(0, 7), (1, 9), (2, 7)]
+    assert data['info']['pseudo_labels']['mask_ann_file'] == mask
+    masked = mmengine.load(str(soft_out))
+    assert masked['meta']['mask_ann_file'] == mask
+    assert masked['meta']['unmasked_file'] == soft
+    np.testing.assert_array_equal(masked['targets']['train/img1.png'],
+                                  np.array([0, 0.7], np.float32))
+    for key in ('train/img0.png', 'train/img2.png'):
+        np.testing.assert_array_equal(masked['targets'][key], targets[key])
+    assert masked['targets']['train/img1.png'].dtype == np.float32
+    # the two options go together
+    with pytest.raises(SystemExit):
+        tool.parse_args(args + ['--out', 'z', '--mask-ann', mask])
+    assert '--mask-ann and --soft-out go together' in capsys.readouterr().err
+    # a mask json of another split, or with other categories
+    never = ['--out', str(tmp_path / 'never.json'), '--soft-out',
+             str(tmp_path / 'never.pkl')]
+    other = split(tmp_path / 'other.json', [(1, 9)], images[:2])
+    with pytest.raises(ValueError, match=r'other\.json: 1 of the scenes to '
+                       r'pseudo-label are not in it, e\.g\. img2\.png'):
+        tool.main(args + never + ['--mask-ann', other])
+    other = split(tmp_path / 'other.json', [(1, 9)],
+                  categories=cats + [dict(id=3, name='three')])
+    with pytest.raises(ValueError, match=r"other\.json: category ids "
+                       r"\[3, 7, 9\], expected the split's \[7, 9\]"):
+        tool.main(args + never + ['--mask-ann', other])
+    assert not list(tmp_path.glob('never.*'))
+
+
 def test_upsampled_input_probe(tmp_path, repo_root, tiny_multidigits):
     """The probe feeds the 64 px network's own inputs, upsampled, to the
     reference checkpoint: evaluated before and after fine-tuning, both

@@ -18,6 +18,10 @@
 # compare with is baseline_noflip's. ORACLE=1 trains the same control on
 # the mosaics' true labels (only a synthetic set has them: the ceiling of
 # what a teacher's labels could give the mosaics).
+# MASK=union keeps the teacher's labels but zeroes its scores of the classes
+# none of a mosaic's four sources has (it cannot show them): its soft
+# targets and pseudo-labels masked by the union labels (transfer_set_
+# distillation.sh's MASK_ANN); the run's name has _mask_union_train.
 # VAL_EVERY=N validates every N epochs as well as after the last (the
 # learning curve in the run's log; bench_ablation_lib.sh's schedule).
 # CACHE_SCALE=N stores the decoded scenes at N px, the student's scale
@@ -45,6 +49,18 @@ REUSE=()
 [ -f "$BIG/annotations/instances_train.json" ] ||
   $PY tools/analysis_tools/mosaic_scenes.py "$DATA" "$BIG" --num "$NUM" \
     --workers "${WORKERS:-2}" "${REUSE[@]}"
+union_ann=$BIG/annotations/union_train.json
+write_union() {  # the mosaics labelled by their sources' labels
+  [ -f "$union_ann" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
+    "$BIG" --num "$NUM" --workers "${WORKERS:-2}" --union-labels \
+    "$union_ann" | tee "$1"
+}
+case ${MASK:-} in
+  '') ;;
+  union) mkdir -p "$OUT"; write_union "$OUT/union_labels.txt"
+    export MASK_ANN=$union_ann ;;
+  *) echo "MASK must be 'union' (or unset), got '$MASK'" >&2; exit 1 ;;
+esac
 if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
   . tools/analysis_tools/bench_ablation_lib.sh
   OUT=$(realpath -m "$OUT")
@@ -53,11 +69,9 @@ if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
     ann=$BIG/annotations/instances_train.json
     labels=true
   else
-    ann=$BIG/annotations/union_train.json
+    ann=$union_ann
     labels=union
-    [ -f "$ann" ] || $PY tools/analysis_tools/mosaic_scenes.py "$DATA" \
-      "$BIG" --num "$NUM" --workers "${WORKERS:-2}" --union-labels \
-      "$ann" | tee "$OUT/union_labels.txt"
+    write_union "$OUT/union_labels.txt"
   fi
   name=baseline_noflip_mosaic${NUM}${labels}_${EPOCHS}e_seed$SEED
   name=$name${CACHE_SCALE:+_cache$CACHE_SCALE}

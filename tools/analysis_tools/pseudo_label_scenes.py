@@ -14,6 +14,15 @@ soft targets beside the labels. Since the extra scenes are generated, their
 true labels are known: the tool prints how well the pseudo-labels match them
 (never used for training).
 
+``--mask-ann FILE`` names what else is known of a scene: an instances json of
+the same split whose annotations list, per scene, the only classes it can
+hold. For mosaics of the labelled scenes (``mosaic_scenes.py``) that is the
+union of their four sources' image-level labels (``--union-labels``): a
+mosaic shows only classes its sources have, so a teacher's score for any
+other class is an error, set to ``p' = 0`` before thresholding. The masked
+soft targets go to ``--soft-out`` (the labelled scenes' unchanged), for the
+student to train on beside the pseudo-labels.
+
 Example::
 
     python tools/analysis_tools/pseudo_label_scenes.py \\
@@ -26,7 +35,8 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import Optional, Sequence
+from collections import defaultdict
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -60,7 +70,57 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="a class is present where p' >= this; 'auto' (default): the "
         'threshold of 0.05, 0.10, ..., 0.95 with the best F1 (over all '
         'classes) on the labelled scenes')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--mask-ann', metavar='FILE',
+        help='instances json of the same split: a pseudo-labelled scene '
+        'can hold only the classes it annotates there (e.g. mosaic_scenes.py '
+        "--union-labels); the teacher's other scores are set to 0")
+    parser.add_argument(
+        '--soft-out', metavar='FILE',
+        help='with --mask-ann (required there): where to write the masked '
+        'soft targets')
+    args = parser.parse_args(argv)
+    if (args.mask_ann is None) != (args.soft_out is None):
+        parser.error('--mask-ann and --soft-out go together: the student '
+                     'must train on the soft targets the pseudo-labels '
+                     'were made from')
+    return args
+
+
+def allowed_classes(mask_ann_file: str, file_names: List[str],
+                    cat_ids: List[int]) -> np.ndarray:
+    """The classes each scene can hold, by a json of the same split.
+
+    Args:
+        mask_ann_file (str): Instances json whose annotations list, per
+            scene (matched by file name), the classes it can hold.
+        file_names (list[str]): The scenes to look up.
+        cat_ids (list[int]): The split's category ids, in class order.
+
+    Returns:
+        np.ndarray: True where a scene can hold a class, bool (N, K).
+    """
+    with open(mask_ann_file, encoding='utf-8') as f:
+        data = json.load(f)
+    ids = sorted(c['id'] for c in data.get('categories', []))
+    if ids != cat_ids:
+        raise ValueError(f'{mask_ann_file}: category ids {ids}, expected '
+                         f"the split's {cat_ids}")
+    by_name = {img['file_name']: img['id'] for img in data['images']}
+    missing = [name for name in file_names if name not in by_name]
+    if missing:
+        raise ValueError(
+            f'{mask_ann_file}: {len(missing)} of the scenes to pseudo-label '
+            f'are not in it, e.g. {missing[0]}; expected a json of the same '
+            'split')
+    classes = defaultdict(set)
+    for ann in data.get('annotations', []):
+        classes[ann['image_id']].add(ann['category_id'])
+    column = {cat: k for k, cat in enumerate(cat_ids)}
+    allowed = np.zeros((len(file_names), len(cat_ids)), bool)
+    for row, name in zip(allowed, file_names):
+        row[[column[cat] for cat in classes[by_name[name]]]] = True
+    return allowed
 
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -86,7 +146,8 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
-                 soft_target_file: str, threshold='auto'):
+                 soft_target_file: str, threshold='auto',
+                 mask_ann_file: Optional[str] = None):
     """Replace the annotations of the scenes outside the labelled split.
 
     Args:
@@ -98,14 +159,21 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         threshold (float | str): A class is present where
             ``p' >= threshold``; ``'auto'``: :func:`best_threshold` on the
             labelled scenes.
+        mask_ann_file (str, optional): See :func:`allowed_classes`: the
+            pseudo-labelled scenes' scores of classes they cannot hold are
+            set to 0 first.
 
     Returns:
-        tuple: The new json (dict) and statistics of the pseudo-labels
-        against the true labels of the unlabelled scenes (dict:
-        ``threshold``, ``labelled``, ``pseudo``, ``precision``, ``recall``,
-        ``exact``: share of scenes whose label set is right).
+        tuple: The new json (dict); statistics of the pseudo-labels against
+        the true labels of the unlabelled scenes (dict: ``threshold``,
+        ``labelled``, ``pseudo``, ``precision``, ``recall``, ``exact``:
+        share of scenes whose label set is right, ``masked``: pseudo-labels
+        the mask removed); and, with ``mask_ann_file``, the masked soft
+        targets of the pseudo-labelled scenes (dict: key -> (K, ) float32),
+        else None.
     """
-    from mmkdwsd.datasets.soft_targets import attach_soft_targets
+    from mmkdwsd.datasets.soft_targets import (attach_soft_targets,
+                                               soft_target_key)
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from soft_target_stats import labelled_images
     with open(ann_file, encoding='utf-8') as f:
@@ -133,6 +201,17 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
     threshold = float(threshold)
     cat_ids = [c['id'] for c in sorted(data['categories'],
                                        key=lambda c: c['id'])]
+    masked, soft = 0, None
+    if mask_ann_file is not None:
+        rows = np.flatnonzero(~in_keep)
+        allowed = allowed_classes(
+            mask_ann_file,
+            [by_id[data_list[i]['img_id']]['file_name'] for i in rows],
+            cat_ids)
+        masked = int(((scores[rows] >= threshold) & ~allowed).sum())
+        scores[rows] *= allowed
+        soft = {soft_target_key(data_list[i]['img_path']): scores[i]
+                for i in rows}
     next_id = max((a['id'] for a in data['annotations']), default=0) + 1
     truth, present, pseudo = labels.astype(bool), scores >= threshold, ~in_keep
     pseudo_ids = set()
@@ -159,6 +238,9 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         soft_target_file=osp.abspath(soft_target_file),
         threshold=threshold,
         pseudo_labelled_images=len(pseudo_ids))
+    if mask_ann_file is not None:
+        data['info']['pseudo_labels']['mask_ann_file'] = osp.abspath(
+            mask_ann_file)
     n = len(pseudo_ids)
     stats = dict(
         threshold=threshold,
@@ -166,16 +248,30 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         pseudo=n,
         precision=tp / max(tp + fp, 1),
         recall=tp / max(tp + fn, 1),
-        exact=exact / max(n, 1))
-    return data, stats
+        exact=exact / max(n, 1),
+        masked=masked)
+    return data, stats, soft
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    from mmkdwsd.utils.fileio import atomic_dump_json
-    data, stats = pseudo_label(args.ann_file, args.labelled_ann_file,
-                               args.img_dir, args.soft_target_file,
-                               args.threshold)
+    from mmkdwsd.datasets.soft_targets import load_soft_target_file
+    from mmkdwsd.utils.fileio import atomic_dump_json, atomic_dump_pickle
+    data, stats, soft = pseudo_label(args.ann_file, args.labelled_ann_file,
+                                     args.img_dir, args.soft_target_file,
+                                     args.threshold, args.mask_ann)
+    if soft is not None:  # before the json, which marks the step done
+        content = load_soft_target_file(args.soft_target_file)
+        meta = dict(content['meta'],
+                    mask_ann_file=osp.abspath(args.mask_ann),
+                    unmasked_file=osp.abspath(args.soft_target_file))
+        atomic_dump_pickle(dict(meta=meta,
+                                targets=dict(content['targets'], **soft)),
+                           args.soft_out)
+        print(f'{args.soft_out}: the soft targets, the classes '
+              f'{args.mask_ann} excludes set to 0 on the '
+              f'{stats["pseudo"]} pseudo-labelled scenes (removing '
+              f'{stats["masked"]} pseudo-labels)')
     atomic_dump_json(data, args.out)
     print(f'{args.out}: {stats["labelled"]} scenes keep their labels, '
           f'{stats["pseudo"]} carry pseudo-labels (p\' >= '

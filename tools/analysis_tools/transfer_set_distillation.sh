@@ -26,6 +26,10 @@
 # (PreDecodedDataset's cache_scale; the run's name ends in _cacheN): 1/16
 # of the memory for 256 px scenes at 64 px, for a split whose full-size
 # cache outgrows the page cache.
+# MASK_ANN=FILE zeroes the teacher's scores of the classes a scene cannot
+# hold, by FILE, an instances json of the split (pseudo_label_scenes.py
+# --mask-ann; mosaic_transfer_set.sh's MASK=union); the masked soft targets
+# and pseudo-labels, and the run's name, end in _mask_<FILE's stem>.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
@@ -50,7 +54,11 @@ proposals=$BIG/proposals/windows_train.pkl
   --ann-file "$BIG/annotations/instances_train.json" --img-dir "$BIG/train" \
   --out "$proposals" --method windows --topk 500 --min-size 16 --workers 2
 
-name=${BASE_EXP}_${TAG}_${EPOCHS}e_seed$SEED${CACHE_SCALE:+_cache$CACHE_SCALE}
+mask=${MASK_ANN:+_mask_$(basename "$MASK_ANN" .json)}
+[ -z "${MASK_ANN:-}" ] || [ -f "$MASK_ANN" ] || { echo "MASK_ANN:" \
+  "$MASK_ANN does not exist (an instances json of $BIG)" >&2; exit 1; }
+name=${BASE_EXP}_${TAG}${mask}_${EPOCHS}e_seed$SEED
+name=$name${CACHE_SCALE:+_cache$CACHE_SCALE}
 cache_scale=$(cache_scale_arg)
 # the teacher's soft targets at t_c = t_d = 1, as both bases train on;
 # a teacher other than teacher_wsddn (BASE_EXP's) names its own files
@@ -61,7 +69,9 @@ print(osp.basename(osp.dirname(osp.dirname(ckpt))))' "$base")
 [ "$teacher" = teacher_wsddn ] && teacher='' || teacher=_$teacher
 split=${TAG/transfer/train}
 soft=$OUT/soft_targets_${split}${teacher}_seed${SEED}_tc1_td1.pkl
-pseudo=$OUT/pseudo_${split}${teacher}_seed$SEED.json
+pseudo=$OUT/pseudo_${split}${teacher}${mask}_seed$SEED.json
+# what the student trains on: the soft targets, masked with MASK_ANN
+train_soft=$OUT/soft_targets_${split}${teacher}${mask}_seed${SEED}_tc1_td1.pkl
 cfg=$OUT/configs/$name.py
 cat > "$cfg" <<PY
 _base_ = ['$base']
@@ -69,7 +79,7 @@ _base_ = ['$base']
 train_dataloader = dict(dataset=dict(
     cache_file='predecoded/instances_train.npy', ${cache_scale}
     dataset=dict(data_root='$BIG/', ann_file='$pseudo',
-                 soft_target_file='$soft')))
+                 soft_target_file='$train_soft')))
 val_dataloader = dict(dataset=dict(data_root='$DATA/'))
 test_dataloader = val_dataloader
 $(schedule "$EPOCHS" 1)
@@ -79,8 +89,11 @@ if [ ! -f "$soft" ]; then  # over the true-label json: same scenes, same keys
     --out "$soft" --workers 2 --batch-size 64 --cfg-options \
     "train_dataloader.dataset.dataset.ann_file=$BIG/annotations/instances_train.json"
 fi
-[ -f "$pseudo" ] || $PY tools/analysis_tools/pseudo_label_scenes.py \
-  "$BIG/annotations/instances_train.json" \
-  "$DATA/annotations/instances_train.json" "$BIG/train" "$soft" \
-  --out "$pseudo" | tee "$OUT/$name.pseudo_labels.txt"
+masking=()
+[ -z "$mask" ] || masking=(--mask-ann "$MASK_ANN" --soft-out "$train_soft")
+[ -f "$pseudo" ] && [ -f "$train_soft" ] ||
+  $PY tools/analysis_tools/pseudo_label_scenes.py \
+    "$BIG/annotations/instances_train.json" \
+    "$DATA/annotations/instances_train.json" "$BIG/train" "$soft" \
+    --out "$pseudo" "${masking[@]}" | tee "$OUT/$name.pseudo_labels.txt"
 train_once "$name" "$cfg" "$OUT"
