@@ -815,6 +815,12 @@ def _check_mosaics_masked_by_union(script, work, out, env, big, n):
                           text=True, timeout=600)
     assert proc.returncode != 0
     assert "MASK must be 'union' (or unset), got 'sources'" in proc.stderr
+    proc = subprocess.run(['bash', script, work, '6', '1', '0', out],
+                          env=dict(env, MASK='union', ORACLE='1'),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "MASK masks the teacher's labels; the UNION and ORACLE controls " \
+        'have none' in proc.stderr
 
 
 def _check_soft_target_temperature_ablation(repo_root, work, data, tmp):

@@ -57,7 +57,11 @@ write_union() {  # the mosaics labelled by their sources' labels
 }
 case ${MASK:-} in
   '') ;;
-  union) mkdir -p "$OUT"; write_union "$OUT/union_labels.txt"
+  union) if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
+      echo "MASK masks the teacher's labels; the UNION and ORACLE" \
+        "controls have none" >&2; exit 1
+    fi
+    mkdir -p "$OUT"; write_union "$OUT/union_labels.txt"
     export MASK_ANN=$union_ann ;;
   *) echo "MASK must be 'union' (or unset), got '$MASK'" >&2; exit 1 ;;
 esac
