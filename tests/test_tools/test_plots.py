@@ -372,6 +372,10 @@ def test_pseudo_label_scenes_masked(tmp_path, repo_root, capsys):
     with pytest.raises(SystemExit):
         tool.parse_args(args + ['--out', 'z', '--mask-ann', mask])
     assert '--mask-ann and --soft-out go together' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args(args + ['--out', 'z', '--mask-ann', mask,
+                                '--soft-out', soft])
+    assert 'is the soft-target file it masks' in capsys.readouterr().err
     # a mask json of another split, or with other categories
     never = ['--out', str(tmp_path / 'never.json'), '--soft-out',
              str(tmp_path / 'never.pkl')]

@@ -84,6 +84,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--mask-ann and --soft-out go together: the student '
                      'must train on the soft targets the pseudo-labels '
                      'were made from')
+    if args.soft_out is not None and osp.abspath(
+            args.soft_out) == osp.abspath(args.soft_target_file):
+        parser.error(f'--soft-out {args.soft_out} is the soft-target file '
+                     'it masks; give another path, so that the unmasked '
+                     'targets are kept')
     return args
 
 
