@@ -53,6 +53,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help='also cache the flipped view (default: the config\'s '
         'soft_target_cache.flip)')
+    parser.add_argument(
+        '--reuse-from',
+        metavar='FILE',
+        help='a finished soft-target file of the same teacher and settings '
+        'whose images (the same names) are not recomputed, e.g. the '
+        'smaller pool of mosaic_scenes.py --reuse-from')
     parser.add_argument('--overwrite', action='store_true')
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument(
@@ -95,7 +101,8 @@ def main(argv=None) -> None:
         num_workers=args.workers,
         save_every=args.save_every,
         progress=not args.no_progress,
-        flip=cache_flip(cfg) if args.flip is None else args.flip)
+        flip=cache_flip(cfg) if args.flip is None else args.flip,
+        reuse_from=args.reuse_from)
 
 
 if __name__ == '__main__':

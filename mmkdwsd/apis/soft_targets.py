@@ -235,6 +235,38 @@ def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
     return path
 
 
+def _reused_targets(path: str, meta: dict, dataset,
+                    targets: dict) -> dict:
+    """``targets`` plus ``path``'s targets of the dataset's other images.
+
+    Raises:
+        SoftTargetError: ``path`` is missing or was computed with other
+            settings than ``meta``.
+    """
+    if not osp.isfile(path):
+        raise SoftTargetError(
+            f'cache_soft_targets: --reuse-from {path} does not exist (a '
+            'finished soft-target file of the same teacher and settings)')
+    old = load_soft_target_file(path)
+    if old['meta'] != meta:
+        raise SoftTargetError(
+            f'cache_soft_targets: --reuse-from {path} was computed with '
+            f'other settings ({old["meta"]}, now {meta}); its targets '
+            'cannot be reused')
+    targets = dict(targets)
+    reused = 0
+    for i in range(len(dataset)):
+        key = soft_target_key(dataset.get_data_info(i)['img_path'])
+        if key not in targets and key in old['targets']:
+            targets[key] = old['targets'][key]
+            reused += 1
+    print_log(
+        f'cache_soft_targets: {reused} of {len(dataset)} images\' soft '
+        f'targets reused from {path}',
+        logger='current')
+    return targets
+
+
 @torch.no_grad()
 def cache_soft_targets(cfg: Config,
                        out: str,
@@ -245,7 +277,8 @@ def cache_soft_targets(cfg: Config,
                        num_workers: int = 2,
                        save_every: int = 50,
                        progress: bool = True,
-                       flip: bool = False) -> dict:
+                       flip: bool = False,
+                       reuse_from: Optional[str] = None) -> dict:
     """Run the frozen teacher over a split and save its soft targets.
 
     The distiller of ``cfg`` is built as in training (teacher config,
@@ -257,6 +290,11 @@ def cache_soft_targets(cfg: Config,
     Progress is saved atomically to ``OUT.partial`` every ``save_every``
     batches; a rerun with the same settings continues from it. The final
     file is written atomically, then the partial file is removed.
+    ``reuse_from`` takes the images' soft targets from a finished file of
+    the same settings instead of recomputing them, for a split that holds
+    another's images under the same names (``mosaic_scenes.py
+    --reuse-from``'s larger pool of mosaics): only the images it lacks go
+    through the teacher.
 
     Args:
         cfg (Config): A distillation config (``model.type`` is
@@ -272,6 +310,10 @@ def cache_soft_targets(cfg: Config,
             to True.
         flip (bool): Add the flipped view (``meta['views']``). Defaults to
             False.
+        reuse_from (str, optional): A soft-target file of the same settings
+            (``meta``) whose targets are kept for the images of the split
+            with the same keys: valid only where a key names the same
+            image with the same proposals. Defaults to None.
 
     Returns:
         dict: ``dict(meta=..., targets=...)``, as written.
@@ -321,6 +363,8 @@ def cache_soft_targets(cfg: Config,
         print_log(f'cache_soft_targets: continuing from {partial} '
                   f'({len(targets)} of {len(dataset)} images done)',
                   logger='current')
+    if reuse_from:
+        targets = _reused_targets(reuse_from, meta, dataset, targets)
     todo = [
         i for i in range(len(dataset)) if soft_target_key(
             dataset.get_data_info(i)['img_path']) not in targets

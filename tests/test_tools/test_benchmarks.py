@@ -704,6 +704,8 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     # the val mAP printed is the run's own, from before the cut
     assert controls['ORACLE'][0].splitlines()[-1] in proc.stdout
     _check_mosaics_masked_by_union(script, work, out, env, big, n)
+    _check_mosaics_reuse_a_smaller_pools_soft_targets(script, work, out, env,
+                                                      big, n, tmp)
 
 
 def _check_mosaics_of_another_teacher(script, work, out, env):
@@ -821,6 +823,34 @@ def _check_mosaics_masked_by_union(script, work, out, env, big, n):
     assert proc.returncode != 0
     assert "MASK masks the teacher's labels; the UNION and ORACLE controls " \
         'have none' in proc.stderr
+
+
+def _check_mosaics_reuse_a_smaller_pools_soft_targets(script, work, out,
+                                                      env, big, n, tmp):
+    """A pool of 9 drawn with REUSE_FROM the pool of 6 (a root named
+    ..._mosaic6): its mosaics are linked and the teacher's soft targets of
+    that pool's run are reused (REUSE_TAG=mosaic6), so only the 3 new
+    mosaics go through the teacher."""
+    small = osp.join(tmp, 'tiny_mosaic6')
+    os.symlink(big, small)
+    larger = osp.join(tmp, 'mosaic9')
+    proc = subprocess.run(['bash', script, work, '9', '1', '0', out],
+                          env=dict(env, BIG_ROOT=larger, REUSE_FROM=small),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    old = osp.join(osp.realpath(out), 'soft_targets_mosaic6_seed0_tc1_td1.pkl')
+    assert f"{n + 6} of {n + 9} images' soft targets reused from {old}" in \
+        proc.stdout, proc.stdout[-3000:]
+    assert f'{n + 9} images -> ' in proc.stdout
+    assert '(3 computed in' in proc.stdout
+    assert re.search(r'^kd_staged_cached_t1_mosaic9_1e_seed0: val mAP '
+                     r'\d+\.\d+$', proc.stdout, re.M), proc.stdout
+    reused = mmengine.load(old)['targets']
+    soft = mmengine.load(osp.join(out, 'soft_targets_mosaic9_seed0_tc1_'
+                                  'td1.pkl'))['targets']
+    assert len(soft) == n + 9 and reused.keys() < soft.keys()
+    for key, value in reused.items():
+        np.testing.assert_array_equal(soft[key], value)
 
 
 def _check_soft_target_temperature_ablation(repo_root, work, data, tmp):

@@ -215,6 +215,59 @@ def test_bad_image_keeps_work_and_resumes(repo_root, tiny_multidigits,
         cache_soft_targets(_cfg(repo_root, data, None), out)
 
 
+def test_reuse_from_keeps_a_finished_files_targets(
+        repo_root, tiny_multidigits, teacher_ckpt, tmp_path, log_messages):
+    """``reuse_from`` (a smaller pool's file, e.g. mosaic_scenes.py
+    --reuse-from's) keeps its targets of the images with the same keys and
+    runs the teacher on the others only; another teacher's file, or a
+    missing one, is refused by name before anything is computed."""
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_multidigits, data)
+    cfg = _cfg(repo_root, data, teacher_ckpt)
+    fresh = cache_soft_targets(
+        cfg, str(tmp_path / 'fresh.pkl'), batch_size=4, num_workers=0,
+        progress=False)
+    keys = sorted(fresh['targets'])
+    assert len(keys) == 16
+    # the "smaller pool": 6 of the images, one of them marked so that a
+    # reused value can be told from a recomputed one
+    kept = keys[::3]
+    marked = np.full_like(fresh['targets'][kept[0]], 0.25)
+    small = str(tmp_path / 'small.pkl')
+    mmengine.dump(
+        dict(meta=fresh['meta'],
+             targets={k: marked if k == kept[0] else fresh['targets'][k]
+                      for k in kept}),
+        small, file_format='pkl')
+    out = str(tmp_path / 'large.pkl')
+    with log_messages() as messages:
+        large = cache_soft_targets(
+            cfg, out, batch_size=4, num_workers=0, progress=False,
+            reuse_from=small)
+    assert any(f"6 of 16 images' soft targets reused from {small}" in m
+               for m in messages), messages
+    assert any('16 images -> ' in m and '(10 computed in' in m
+               for m in messages), messages
+    assert sorted(large['targets']) == keys
+    np.testing.assert_array_equal(large['targets'][kept[0]], marked)
+    for key in keys[1:]:
+        np.testing.assert_allclose(large['targets'][key],
+                                   fresh['targets'][key], atol=1e-6)
+    assert mmengine.load(out, file_format='pkl')['meta'] == fresh['meta']
+
+    other = str(tmp_path / 'other.pkl')
+    mmengine.dump(dict(meta=dict(fresh['meta'], cls_temperature=1.0),
+                       targets=fresh['targets']), other, file_format='pkl')
+    for bad, message in [(other, 'was computed with other settings'),
+                         (str(tmp_path / 'missing.pkl'), 'does not exist')]:
+        target = str(tmp_path / 'refused.pkl')
+        pattern = re.escape(f'--reuse-from {bad} ') + '.*' + message
+        with pytest.raises(ValueError, match=pattern):
+            cache_soft_targets(cfg, target, num_workers=0, progress=False,
+                               reuse_from=bad)
+        assert not osp.exists(target) and not osp.exists(target + '.partial')
+
+
 def test_stage2_trains_on_the_cache(repo_root, tiny_multidigits, teacher_ckpt,
                                     tmp_path):
     data = str(tmp_path / 'data')

@@ -29,7 +29,10 @@
 # step); the run's name ends in _cacheN.
 # REUSE_FROM=ROOT hard-links the mosaics a smaller split of the same source
 # and seed already drew (mosaic_scenes.py --reuse-from), e.g.
-# REUSE_FROM=data/multidigits_large_mosaic70000 for a 110,000 pool.
+# REUSE_FROM=data/multidigits_large_mosaic70000 for a 110,000 pool; the
+# teacher's soft targets of that pool's run (same OUT, teacher and seed)
+# are reused too (transfer_set_distillation.sh's REUSE_TAG: here
+# mosaic70000, from a root named ..._mosaicN; REUSE_TAG='' recomputes them).
 # Usage: bash tools/analysis_tools/mosaic_transfer_set.sh \
 #   [WORK_DIR] [NUM] [EPOCHS] [SEED] [OUT]
 # e.g. ... work_dirs/benchmarks/epochs60 30000 15 0
@@ -97,7 +100,12 @@ PY
   train_once "$name" "$cfg" "$OUT"
   exit 0
 fi
+reuse_tag=  # the smaller pool's run, by its root's name (..._mosaicN)
+if [[ $(basename "${REUSE_FROM:-}") =~ _mosaic([0-9]+)$ ]]; then
+  reuse_tag=mosaic${BASH_REMATCH[1]}
+fi
 DATA_ROOT=$DATA BIG_ROOT=$BIG TAG=mosaic$NUM \
+  REUSE_TAG=${REUSE_TAG-$reuse_tag} \
   BASE_EXP=${BASE_EXP:-kd_pred_cached_t1_noflip} \
   bash tools/analysis_tools/transfer_set_distillation.sh "$WORK" "$NUM" \
   "$EPOCHS" "$SEED" "$OUT"

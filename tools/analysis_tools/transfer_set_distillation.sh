@@ -30,6 +30,11 @@
 # hold, by FILE, an instances json of the split (pseudo_label_scenes.py
 # --mask-ann; mosaic_transfer_set.sh's MASK=union); the masked soft targets
 # and pseudo-labels, and the run's name, end in _mask_<FILE's stem>.
+# REUSE_TAG=TAG reuses the soft targets the same teacher and seed gave a
+# smaller split run before under TAG, for its images of the same names
+# (cache_soft_targets.py --reuse-from; mosaic_transfer_set.sh's REUSE_FROM
+# pool), so that only the new scenes go through the teacher (without that
+# file it says so and computes them all).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 WORK=$(realpath "${1:-work_dirs/benchmarks/epochs60}")
@@ -85,8 +90,16 @@ test_dataloader = val_dataloader
 $(schedule "$EPOCHS" 1)
 PY
 if [ ! -f "$soft" ]; then  # over the true-label json: same scenes, same keys
+  reuse=()
+  if [ -n "${REUSE_TAG:-}" ]; then
+    old_soft=$OUT/soft_targets_${REUSE_TAG/transfer/train}${teacher}_seed${SEED}_tc1_td1.pkl
+    if [ -f "$old_soft" ]; then reuse=(--reuse-from "$old_soft"); else
+      echo "REUSE_TAG=$REUSE_TAG: no $old_soft (the soft targets of a" \
+        "finished run of that split); computing them all" >&2
+    fi
+  fi
   $PY tools/cache_soft_targets.py "$cfg" --proposal-file "$proposals" \
-    --out "$soft" --workers 2 --batch-size 64 --cfg-options \
+    --out "$soft" --workers 2 --batch-size 64 "${reuse[@]}" --cfg-options \
     "train_dataloader.dataset.dataset.ann_file=$BIG/annotations/instances_train.json"
 fi
 masking=()
