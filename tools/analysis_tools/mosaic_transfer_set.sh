@@ -64,7 +64,7 @@ case ${MASK:-} in
       echo "MASK masks the teacher's labels; the UNION and ORACLE" \
         "controls have none" >&2; exit 1
     fi
-    mkdir -p "$OUT"; write_union "$OUT/union_labels.txt"
+    mkdir -p "$OUT"; write_union "$OUT/union_labels_mosaic$NUM.txt"
     export MASK_ANN=$union_ann ;;
   *) echo "MASK must be 'union' (or unset), got '$MASK'" >&2; exit 1 ;;
 esac
@@ -78,7 +78,7 @@ if [ "${UNION:-0}" = 1 ] || [ "${ORACLE:-0}" = 1 ]; then
   else
     ann=$union_ann
     labels=union
-    write_union "$OUT/union_labels.txt"
+    write_union "$OUT/union_labels_mosaic$NUM.txt"
   fi
   name=baseline_noflip_mosaic${NUM}${labels}_${EPOCHS}e_seed$SEED
   name=$name${CACHE_SCALE:+_cache$CACHE_SCALE}
