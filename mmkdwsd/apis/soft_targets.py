@@ -235,9 +235,8 @@ def check_soft_target_file(cfg: Config, split: str = 'train') -> Optional[str]:
     return path
 
 
-def _reused_targets(path: str, meta: dict, dataset,
-                    targets: dict) -> dict:
-    """``targets`` plus ``path``'s targets of the dataset's other images.
+def _reuse_targets(path: str, meta: dict, keys: list, targets: dict) -> None:
+    """Add to ``targets`` ``path``'s targets of the ``keys`` it lacks.
 
     Raises:
         SoftTargetError: ``path`` is missing or was computed with other
@@ -253,18 +252,12 @@ def _reused_targets(path: str, meta: dict, dataset,
             f'cache_soft_targets: --reuse-from {path} was computed with '
             f'other settings ({old["meta"]}, now {meta}); its targets '
             'cannot be reused')
-    targets = dict(targets)
-    reused = 0
-    for i in range(len(dataset)):
-        key = soft_target_key(dataset.get_data_info(i)['img_path'])
-        if key not in targets and key in old['targets']:
-            targets[key] = old['targets'][key]
-            reused += 1
+    reused = [k for k in keys if k not in targets and k in old['targets']]
+    targets.update((k, old['targets'][k]) for k in reused)
     print_log(
-        f'cache_soft_targets: {reused} of {len(dataset)} images\' soft '
+        f'cache_soft_targets: {len(reused)} of {len(keys)} images\' soft '
         f'targets reused from {path}',
         logger='current')
-    return targets
 
 
 @torch.no_grad()
@@ -363,12 +356,13 @@ def cache_soft_targets(cfg: Config,
         print_log(f'cache_soft_targets: continuing from {partial} '
                   f'({len(targets)} of {len(dataset)} images done)',
                   logger='current')
-    if reuse_from:
-        targets = _reused_targets(reuse_from, meta, dataset, targets)
-    todo = [
-        i for i in range(len(dataset)) if soft_target_key(
-            dataset.get_data_info(i)['img_path']) not in targets
+    keys = [
+        soft_target_key(dataset.get_data_info(i)['img_path'])
+        for i in range(len(dataset))
     ]
+    if reuse_from:
+        _reuse_targets(reuse_from, meta, keys, targets)
+    todo = [i for i, key in enumerate(keys) if key not in targets]
     loaders = [
         Runner.build_dataloader(
             dict(
