@@ -419,6 +419,58 @@ def test_ablation_schedule_val_every(repo_root, tmp_path, val_every,
     assert cfg.param_scheduler[1]['T_max'] == 10
 
 
+def test_ablation_train_run_resumes_a_run_cut_short(repo_root,
+                                                    tiny_multidigits,
+                                                    tmp_path):
+    """bench_ablation_lib.sh's train_run (the ablation scripts' and the demo
+    ablations' training step): a run cut short (checkpoints, no RUN.done)
+    resumes from its last checkpoint with its log appended to; a finished
+    run is skipped; a failing one names its log and leaves no RUN.done."""
+    from tests.conftest import data_overrides
+    lib = osp.join(repo_root, 'tools', 'analysis_tools',
+                   'bench_ablation_lib.sh')
+    cfg = osp.join(repo_root, 'configs', 'mlc',
+                   'resnet18-tiny_1xb8-12e_multidigits-32px.py')
+    run = tmp_path / 'runs' / 'student'
+    env = dict(os.environ, PY=sys.executable)
+
+    def train_run(config, epochs):
+        return subprocess.run(
+            ['bash', '-c', '. "$0"; train_run "$@"', lib, 'student',
+             str(run), config, 'randomness.seed=0',
+             *data_overrides(tiny_multidigits, epochs=epochs)],
+            cwd=repo_root, env=env, capture_output=True, text=True)
+
+    # cut short: the first of two epochs trained (its checkpoint and
+    # last_checkpoint written), no student.done
+    subprocess.run(
+        [sys.executable, 'tools/train.py', cfg, '--work-dir', str(run),
+         '--cfg-options', 'randomness.seed=0',
+         *data_overrides(tiny_multidigits, epochs=1)],
+        cwd=repo_root, check=True, capture_output=True)
+    log = tmp_path / 'runs' / 'student.log'
+    log.write_text('the first attempt\n')
+    proc = train_run(cfg, 2)
+    assert proc.returncode == 0, proc.stderr
+    assert f'(resumes from {run}/epoch_1.pth)' in proc.stdout
+    text = log.read_text()
+    assert text.startswith('the first attempt\n')
+    assert 'resumed epoch: 1' in text
+    assert 'Epoch(val) [2]' in text and 'Epoch(val) [1]' not in text
+    assert (run / 'epoch_2.pth').is_file()
+    assert (tmp_path / 'runs' / 'student.done').is_file()
+    # finished: skipped, nothing printed, the log untouched
+    done = train_run(cfg, 3)
+    assert done.returncode == 0 and done.stdout == ''
+    assert log.read_text() == text
+    # failing: its log named, no .done
+    (tmp_path / 'runs' / 'student.done').unlink()
+    proc = train_run(str(tmp_path / 'missing.py'), 2)
+    assert proc.returncode == 1
+    assert f'failed, see {run}.log' in proc.stderr
+    assert not (tmp_path / 'runs' / 'student.done').exists()
+
+
 def test_accuracy_tiny(repo_root, run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']

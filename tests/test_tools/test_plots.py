@@ -317,15 +317,26 @@ def test_pseudo_label_scenes(tmp_path, repo_root, capsys):
     assert not (tmp_path / 'never.json').exists()
 
 
-def test_pseudo_label_scenes_masked(tmp_path, repo_root, capsys):
+def test_pseudo_label_scenes_masked(tmp_path, repo_root, capsys,
+                                    monkeypatch):
     """--mask-ann zeroes the teacher's scores of the classes a pseudo-
     labelled scene cannot hold (by the mask json, matched by file name)
     before thresholding, and writes those soft targets to --soft-out; the
-    labelled scenes' soft targets stay as they were. A mask json that
-    lacks a scene or has other categories is named, and nothing is
-    written."""
+    labelled scenes' soft targets stay as they were; the soft-target file
+    is read once. A mask json that lacks a scene or has other categories is
+    named, and nothing is written."""
     import mmengine
+
+    from mmkdwsd.datasets import soft_targets
     tool = load_tool(repo_root, 'pseudo_label_scenes')
+    loads = []
+    real_load = soft_targets.load_soft_target_file
+
+    def counted_load(filename):
+        loads.append(filename)
+        return real_load(filename)
+
+    monkeypatch.setattr(soft_targets, 'load_soft_target_file', counted_load)
     images = [dict(id=i, file_name=f'img{i}.png', height=32, width=40)
               for i in range(3)]
     cats = [dict(id=9, name='nine'), dict(id=7, name='seven')]  # 7: class 0
@@ -354,6 +365,7 @@ def test_pseudo_label_scenes_masked(tmp_path, repo_root, capsys):
     tool.main(args + ['--out', str(out), '--mask-ann', mask, '--soft-out',
                       str(soft_out)])
     printed = capsys.readouterr().out
+    assert loads == [soft]
     assert 'removing 1 pseudo-labels' in printed
     assert 'precision 100.0%, recall 66.7%' in printed
     data = json.loads(out.read_text())

@@ -2,9 +2,11 @@
 # (staged_recipe_ablation.sh, feature_term_ablation.sh); sourced, not run.
 # Before sourcing, set OUT_DEFAULT; the caller's arguments are [WORK_DIR]
 # [OUT]. Leaves the shell in the repository root with WORK, OUT, PY, KD,
-# TAIL, TEACHER, VAL and SOFT set and the helpers below defined.
+# TAIL, TEACHER, VAL and SOFT set and the helpers below (and
+# bench_ablation_lib.sh's) defined.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source tools/analysis_tools/bench_ablation_lib.sh
 WORK=$(realpath "${1:-work_dirs/demo}")
 OUT=$(realpath -m "${2:-$OUT_DEFAULT}")
 PY=${PY:-.venv/bin/python}
@@ -33,13 +35,10 @@ epochs() {  # a schedule of N epochs (cosine, as the shipped stages)
     begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-5,
     convert_to_iter_based=True)]"
 }
-train() {  # NAME SEED CONFIG OPTIONS... -> $OUT/NAME (finished runs skipped)
-  [ -f "$OUT/$1.done" ] && return
-  $PY tools/train.py "$3" --work-dir "$OUT/$1" --cfg-options \
-    "randomness.seed=$2" train_dataloader.num_workers=1 "${@:4}" \
-    > "$OUT/$1.log" 2>&1 ||
-    { echo "$1 failed, see $OUT/$1.log" >&2; return 1; }
-  touch "$OUT/$1.done"
+train() {  # NAME SEED CONFIG OPTIONS... -> $OUT/NAME: bench_ablation_lib's
+  # train_run (finished runs skipped, a run cut short resumed)
+  train_run "$1" "$OUT/$1" "$3" "randomness.seed=$2" \
+    train_dataloader.num_workers=1 "${@:4}"
 }
 kd() {  # like train, with the demo's teacher
   train "$@" "model.teacher_ckpt=$TEACHER"

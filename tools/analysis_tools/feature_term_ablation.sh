@@ -6,7 +6,8 @@
 # student for the same 12 epochs (1 thread; seeds 0, 1 and 2 for the
 # baseline and the two staged recipes, 0 and 1 for the balanced joint stage,
 # 0 for the rest) and prints its val mAP. Two runs at a time; about
-# 50 minutes on 2 CPU cores; a rerun skips the finished runs.
+# 50 minutes on 2 CPU cores; a rerun skips the finished runs and resumes one
+# cut short from its last checkpoint.
 # Usage: bash tools/analysis_tools/feature_term_ablation.sh [WORK_DIR] [OUT]
 OUT_DEFAULT=work_dirs/feature_term_ablation
 source "$(dirname "$0")/demo_ablation_lib.sh"

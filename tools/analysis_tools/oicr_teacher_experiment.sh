@@ -4,11 +4,12 @@
 # finished `make demo` run's reference and baseline), then the main job's
 # two student stages for seeds 1 and 2 from that teacher, as
 # feature_term_ablation.sh does for WSDDN. Prints the teacher's CorLoc and
-# each seed's student mAP. About 15 minutes on 2 CPU cores; finished runs
-# are skipped.
+# each seed's student mAP. About 15 minutes on 2 CPU cores; a rerun skips
+# the finished runs and resumes one cut short from its last checkpoint.
 # Usage: bash tools/analysis_tools/oicr_teacher_experiment.sh [DEMO] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tools/analysis_tools/bench_ablation_lib.sh
 DEMO=$(realpath "${1:-work_dirs/demo}")
 OUT=$(realpath -m "${2:-work_dirs/demo_oicr}")
 PY=${PY:-.venv/bin/python}
@@ -22,13 +23,10 @@ done
 $PY tools/run_pipeline.py --work-dir "$OUT" --teacher-config "$OICR" \
   > "$OUT/pipeline.log" 2>&1
 TEACHER=$OUT/teacher/epoch_6.pth
-train() {  # NAME SEED CONFIG OPTIONS...
-  [ -f "$OUT/$1.done" ] && return
-  $PY tools/train.py "$3" --work-dir "$OUT/$1" --cfg-options \
-    "randomness.seed=$2" train_dataloader.num_workers=1 \
-    "model.teacher_cfg=$OICR" "model.teacher_ckpt=$TEACHER" "${@:4}" \
-    > "$OUT/$1.log" 2>&1 || { echo "$1 failed, see $OUT/$1.log" >&2; exit 1; }
-  touch "$OUT/$1.done"
+train() {  # NAME SEED CONFIG OPTIONS...: bench_ablation_lib's train_run
+  train_run "$1" "$OUT/$1" "$3" "randomness.seed=$2" \
+    train_dataloader.num_workers=1 "model.teacher_cfg=$OICR" \
+    "model.teacher_ckpt=$TEACHER" "${@:4}"
 }
 seed() {  # SEED: stage 1, then the main job's stage 2
   train "s1_seed$1" "$1" "configs/kdwsd/kdwsd-stage1_$TAIL"

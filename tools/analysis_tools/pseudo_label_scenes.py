@@ -173,11 +173,13 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
         the true labels of the unlabelled scenes (dict: ``threshold``,
         ``labelled``, ``pseudo``, ``precision``, ``recall``, ``exact``:
         share of scenes whose label set is right, ``masked``: pseudo-labels
-        the mask removed); and, with ``mask_ann_file``, the masked soft
-        targets of the pseudo-labelled scenes (dict: key -> (K, ) float32),
-        else None.
+        the mask removed); and, with ``mask_ann_file``, the soft-target
+        file content to write (dict: ``meta`` with ``mask_ann_file`` and
+        ``unmasked_file`` added, ``targets``: key -> (K, ) float32, the
+        pseudo-labelled scenes' masked), else None.
     """
     from mmkdwsd.datasets.soft_targets import (attach_soft_targets,
+                                               load_soft_target_file,
                                                soft_target_key)
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from soft_target_stats import labelled_images
@@ -192,7 +194,9 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
             f'{ann_file}, e.g. {sorted(missing)[0]}; the larger split must '
             'contain the labelled one')
     data_list, labels = labelled_images(ann_file, img_dir)
-    attach_soft_targets(data_list, soft_target_file, labels.shape[1])
+    content = load_soft_target_file(soft_target_file)  # read once
+    attach_soft_targets(data_list, soft_target_file, labels.shape[1],
+                        content)
     by_id = {img['id']: img for img in data['images']}
     in_keep = np.array(
         [by_id[info['img_id']]['file_name'] in keep for info in data_list])
@@ -215,8 +219,13 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
             cat_ids)
         masked = int(((scores[rows] >= threshold) & ~allowed).sum())
         scores[rows] *= allowed
-        soft = {soft_target_key(data_list[i]['img_path']): scores[i]
-                for i in rows}
+        meta = dict(content['meta'],
+                    mask_ann_file=osp.abspath(mask_ann_file),
+                    unmasked_file=osp.abspath(soft_target_file))
+        soft = dict(meta=meta, targets=dict(content['targets']))
+        soft['targets'].update(
+            (soft_target_key(data_list[i]['img_path']), scores[i])
+            for i in rows)
     next_id = max((a['id'] for a in data['annotations']), default=0) + 1
     truth, present, pseudo = labels.astype(bool), scores >= threshold, ~in_keep
     pseudo_ids = set()
@@ -260,19 +269,12 @@ def pseudo_label(ann_file: str, labelled_ann_file: str, img_dir: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    from mmkdwsd.datasets.soft_targets import load_soft_target_file
     from mmkdwsd.utils.fileio import atomic_dump_json, atomic_dump_pickle
     data, stats, soft = pseudo_label(args.ann_file, args.labelled_ann_file,
                                      args.img_dir, args.soft_target_file,
                                      args.threshold, args.mask_ann)
     if soft is not None:  # before the json, which marks the step done
-        content = load_soft_target_file(args.soft_target_file)
-        meta = dict(content['meta'],
-                    mask_ann_file=osp.abspath(args.mask_ann),
-                    unmasked_file=osp.abspath(args.soft_target_file))
-        atomic_dump_pickle(dict(meta=meta,
-                                targets=dict(content['targets'], **soft)),
-                           args.soft_out)
+        atomic_dump_pickle(soft, args.soft_out)
         print(f'{args.soft_out}: the soft targets, the classes '
               f'{args.mask_ann} excludes set to 0 on the '
               f'{stats["pseudo"]} pseudo-labelled scenes (removing '

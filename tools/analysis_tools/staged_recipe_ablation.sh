@@ -5,7 +5,8 @@
 # `python tools/run_pipeline.py --cached-soft-targets` once first).
 # Each variation trains the 32 px student for the same 12 epochs (seed 0,
 # 1 thread) and prints its val mAP. About 25 minutes on 2 CPU cores; a
-# rerun skips the finished runs ($OUT/NAME.done).
+# rerun skips the finished runs ($OUT/NAME.done) and resumes one cut short
+# from its last checkpoint.
 # Usage: bash tools/analysis_tools/staged_recipe_ablation.sh [WORK_DIR] [OUT]
 OUT_DEFAULT=work_dirs/recipe_ablation
 source "$(dirname "$0")/demo_ablation_lib.sh"
