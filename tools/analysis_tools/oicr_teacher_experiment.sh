@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The OICR teacher against WSDDN on MultiDigits (configs/kdwsd/README.md,
-# "Results"): the main job's pipeline with --teacher-config OICR (reusing a
-# finished `make demo` run's reference and baseline), then the main job's
-# two student stages for seeds 1 and 2 from that teacher, as
-# feature_term_ablation.sh does for WSDDN. Prints the teacher's CorLoc and
-# each seed's student mAP. About 15 minutes on 2 CPU cores; a rerun skips
-# the finished runs and resumes one cut short from its last checkpoint.
+# "A refined teacher"): the main job's pipeline with --teacher-config OICR
+# (reusing a finished `make demo` run's reference and baseline), then the
+# main job's two student stages for seeds 1 and 2 from each teacher (OICR's,
+# and the demo's WSDDN, as feature_term_ablation.sh's staged_feat7 rows).
+# Prints, per teacher, its image mAP, CorLoc and det mAP@0.5 and the
+# distilled students' mAP at seeds 0 (the pipelines' own) / 1 / 2. About
+# 20 minutes on 2 CPU cores; a rerun skips the finished runs and resumes
+# one cut short from its last checkpoint.
 # Usage: bash tools/analysis_tools/oicr_teacher_experiment.sh [DEMO] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,27 +18,47 @@ PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1
 OICR=configs/wsddn/oicr_resnet18-tiny_1xb8-6e_multidigits.py
 TAIL=wsddn-resnet18-tiny_resnet18-tiny_1xb8-12e_multidigits-32px.py
+for f in "$DEMO/teacher/epoch_6.pth" "$DEMO/results.md"; do
+  [ -f "$f" ] || { echo "missing $f: run make demo first" >&2; exit 1; }
+done
 mkdir -p "$OUT"
 for stage in reference baseline; do
   [ -e "$OUT/$stage" ] || cp -r "$DEMO/$stage" "$OUT/$stage"
 done
 $PY tools/run_pipeline.py --work-dir "$OUT" --teacher-config "$OICR" \
-  > "$OUT/pipeline.log" 2>&1
-TEACHER=$OUT/teacher/epoch_6.pth
-train() {  # NAME SEED CONFIG OPTIONS...: bench_ablation_lib's train_run
-  train_run "$1" "$OUT/$1" "$3" "randomness.seed=$2" \
-    train_dataloader.num_workers=1 "model.teacher_cfg=$OICR" \
-    "model.teacher_ckpt=$TEACHER" "${@:4}"
+  >> "$OUT/pipeline.log" 2>&1 ||
+  { echo "the OICR pipeline failed, see $OUT/pipeline.log" >&2; exit 1; }
+seed() {  # SEED PREFIX TEACHER_OPTIONS...: stage 1, then the main job's
+  # stage 2, into $OUT/PREFIXs1_seedSEED and PREFIXs2_seedSEED
+  local s=$1 p=$2
+  shift 2
+  train_run "${p}s1_seed$s" "$OUT/${p}s1_seed$s" \
+    "configs/kdwsd/kdwsd-stage1_$TAIL" "randomness.seed=$s" \
+    train_dataloader.num_workers=1 "$@"
+  train_run "${p}s2_seed$s" "$OUT/${p}s2_seed$s" \
+    "configs/kdwsd/kdwsd-stage2-feat_$TAIL" "randomness.seed=$s" \
+    train_dataloader.num_workers=1 val_dataloader.num_workers=1 \
+    "model.student.init_cfg.checkpoint=$OUT/${p}s1_seed$s/epoch_6.pth" "$@"
 }
-seed() {  # SEED: stage 1, then the main job's stage 2
-  train "s1_seed$1" "$1" "configs/kdwsd/kdwsd-stage1_$TAIL"
-  train "s2_seed$1" "$1" "configs/kdwsd/kdwsd-stage2-feat_$TAIL" \
-    val_dataloader.num_workers=1 \
-    "model.student.init_cfg.checkpoint=$OUT/s1_seed$1/epoch_6.pth"
+seeds() {  # PREFIX TEACHER_OPTIONS...: seeds 1 and 2 side by side; a
+  # failing one stops the script
+  local one two
+  seed 1 "$@" & one=$!
+  seed 2 "$@" & two=$!
+  wait $one
+  wait $two
 }
-seed 1 & seed 2 & wait
-grep -A6 '^| model' "$OUT/results.md"
-for s in 1 2; do
-  echo "seed $s: $(grep 'Epoch(val)' "$OUT/s2_seed$s.log" | tail -1 |
-    grep -o 'student/mAP: [0-9.]*')"
-done
+seeds '' "model.teacher_cfg=$OICR" "model.teacher_ckpt=$OUT/teacher/epoch_6.pth"
+seeds wsddn_ "model.teacher_ckpt=$DEMO/teacher/epoch_6.pth"
+
+row() {  # NAME RESULTS PREFIX: the teacher's figures, its students' mAP
+  printf '| %s | %s | %.1f / %.1f / %.1f |\n' "$1" \
+    "$(awk -F'|' '/^\| teacher \(/ {gsub(/ /, ""); print $4 " | " $9 " | " $10}' \
+      "$2")" "$(awk -F'|' '/^\| student, distilled/ {gsub(/ /, ""); print $4}' "$2")" \
+    "$(last_val_map "$OUT/${3}s2_seed1.log")" \
+    "$(last_val_map "$OUT/${3}s2_seed2.log")"
+}
+echo '| teacher | teacher mAP | CorLoc | det mAP@0.5 | distilled student mAP, seeds 0 / 1 / 2 |'
+echo '|---|---|---|---|---|'
+row WSDDN "$DEMO/results.md" wsddn_
+row 'OICR (3 refinement streams)' "$OUT/results.md" ''
