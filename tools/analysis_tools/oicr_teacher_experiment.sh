@@ -48,17 +48,22 @@ seeds() {  # PREFIX TEACHER_OPTIONS...: seeds 1 and 2 side by side; a
   wait $one
   wait $two
 }
-seeds '' "model.teacher_cfg=$OICR" "model.teacher_ckpt=$OUT/teacher/epoch_6.pth"
+seeds '' "model.teacher_cfg=$OICR" \
+  "model.teacher_ckpt=$OUT/teacher/epoch_6.pth"
 seeds wsddn_ "model.teacher_ckpt=$DEMO/teacher/epoch_6.pth"
 
 row() {  # NAME RESULTS PREFIX: the teacher's figures, its students' mAP
-  printf '| %s | %s | %.1f / %.1f / %.1f |\n' "$1" \
-    "$(awk -F'|' '/^\| teacher \(/ {gsub(/ /, ""); print $4 " | " $9 " | " $10}' \
-      "$2")" "$(awk -F'|' '/^\| student, distilled/ {gsub(/ /, ""); print $4}' "$2")" \
+  local teacher student
+  teacher=$(awk -F'|' '/^\| teacher \(/ {gsub(/ /, "");
+    print $4 " | " $9 " | " $10}' "$2")
+  student=$(awk -F'|' '/^\| student, distilled/ {gsub(/ /, ""); print $4}' \
+    "$2")
+  printf '| %s | %s | %.1f / %.1f / %.1f |\n' "$1" "$teacher" "$student" \
     "$(last_val_map "$OUT/${3}s2_seed1.log")" \
     "$(last_val_map "$OUT/${3}s2_seed2.log")"
 }
-echo '| teacher | teacher mAP | CorLoc | det mAP@0.5 | distilled student mAP, seeds 0 / 1 / 2 |'
+echo "| teacher | teacher mAP | CorLoc | det mAP@0.5 |" \
+  "distilled student mAP, seeds 0 / 1 / 2 |"
 echo '|---|---|---|---|---|'
 row WSDDN "$DEMO/results.md" wsddn_
 row 'OICR (3 refinement streams)' "$OUT/results.md" ''
