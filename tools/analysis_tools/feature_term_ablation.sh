@@ -4,10 +4,10 @@
 # `make demo` run (its teacher and stage 1, and the cached soft targets of
 # `tools/run_pipeline.py --cached-soft-targets`). Every row trains the 32 px
 # student for the same 12 epochs (1 thread; seeds 0, 1 and 2 for the
-# baseline and the two staged recipes, 0 and 1 for the balanced joint stage,
-# 0 for the rest) and prints its val mAP. Two runs at a time; about
-# 50 minutes on 2 CPU cores; a rerun skips the finished runs and resumes one
-# cut short from its last checkpoint.
+# baseline and the three staged recipes, 0 and 1 for the balanced joint stage
+# and the official loss at weight 1, 0 for the rest) and prints its val mAP.
+# Two runs at a time; about 60 minutes on 2 CPU cores; a rerun skips the
+# finished runs and resumes one cut short from its last checkpoint.
 # Usage: bash tools/analysis_tools/feature_term_ablation.sh [WORK_DIR] [OUT]
 OUT_DEFAULT=work_dirs/feature_term_ablation
 source "$(dirname "$0")/demo_ablation_lib.sh"
@@ -60,6 +60,17 @@ kd staged_feat7_proj_seed0 0 "$(child staged_feat7_proj \
     "$KD/kdwsd-stage2-feat_$TAIL" "$(epochs 8)")" "$VAL" \
     "model.student.init_cfg.checkpoint=$OUT/s1_4e_seed0/epoch_4.pth" ) &
 wait
+# the official loss at weight 1 kept in stage 2 (seeds 0, 1, 2), and the
+# joint stage's at seed 1 too
+raw1=$(child staged_raw1 "$KD/kdwsd-stage2-feat_$TAIL" "$(feat 1.0 False)")
+staged_raw1() {  # SEED
+  kd "staged_raw1_seed$1" "$1" "$raw1" "$VAL" \
+    "model.student.init_cfg.checkpoint=$(stage1 "$1")"
+}
+staged_raw1 0 & staged_raw1 1 & wait
+staged_raw1 2 &
+kd joint_raw1.0_seed1 1 "$OUT/configs/joint_raw1.0.py" "$VAL" &
+wait
 
 row() {  # LABEL NAME [seeds]
   local vals="" n
@@ -72,7 +83,11 @@ row "staged 6 + 6, stage 2 also feature level (normalised, weight 7)" staged_fea
 row "staged, stage 2 feature weight 2 (normalised)" staged_feat2 0
 row "staged, stage 2 projector from stage 1" staged_feat7_proj 0
 row "staged 4 + 8, stage 2 keeps the feature level" staged_feat7_4p8 0
+row "staged 6 + 6, stage 2 keeps the official feature loss, weight 1" \
+  staged_raw1 "0 1 2"
 row "joint 12 epochs, feature level normalised, weight 7" joint_norm7
 for w in 1.0 0.1 0.03 0.01 0.001; do
-  row "joint 12 epochs, official loss, weight $w" "joint_raw$w" 0
+  seeds=0
+  [ "$w" = 1.0 ] && seeds="0 1"
+  row "joint 12 epochs, official loss, weight $w" "joint_raw$w" "$seeds"
 done
