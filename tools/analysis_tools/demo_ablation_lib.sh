@@ -1,5 +1,7 @@
 # Shared by the ablation scripts that start from a finished `make demo` run
-# (staged_recipe_ablation.sh, feature_term_ablation.sh); sourced, not run.
+# (staged_recipe_ablation.sh, feature_term_ablation.sh,
+# schedule_teacher_ablation.sh, sampled_regions_ablation.sh,
+# student_layer_probe.sh); sourced, not run.
 # Before sourcing, set OUT_DEFAULT; the caller's arguments are [WORK_DIR]
 # [OUT]. Leaves the shell in the repository root with WORK, OUT, PY, KD,
 # TAIL, TEACHER, VAL and SOFT set and the helpers below (and
