@@ -32,13 +32,13 @@ seed() {  # SEED PREFIX TEACHER_OPTIONS...: stage 1, then the main job's
   # stage 2, into $OUT/PREFIXs1_seedSEED and PREFIXs2_seedSEED
   local s=$1 p=$2
   shift 2
+  local opts=("randomness.seed=$s" train_dataloader.num_workers=1 "$@")
   train_run "${p}s1_seed$s" "$OUT/${p}s1_seed$s" \
-    "configs/kdwsd/kdwsd-stage1_$TAIL" "randomness.seed=$s" \
-    train_dataloader.num_workers=1 "$@"
+    "configs/kdwsd/kdwsd-stage1_$TAIL" "${opts[@]}"
   train_run "${p}s2_seed$s" "$OUT/${p}s2_seed$s" \
-    "configs/kdwsd/kdwsd-stage2-feat_$TAIL" "randomness.seed=$s" \
-    train_dataloader.num_workers=1 val_dataloader.num_workers=1 \
-    "model.student.init_cfg.checkpoint=$OUT/${p}s1_seed$s/epoch_6.pth" "$@"
+    "configs/kdwsd/kdwsd-stage2-feat_$TAIL" "${opts[@]}" \
+    val_dataloader.num_workers=1 \
+    "model.student.init_cfg.checkpoint=$OUT/${p}s1_seed$s/epoch_6.pth"
 }
 seeds() {  # PREFIX TEACHER_OPTIONS...: seeds 1 and 2 side by side; a
   # failing one stops the script
