@@ -471,6 +471,36 @@ def test_ablation_train_run_resumes_a_run_cut_short(repo_root,
     assert not (tmp_path / 'runs' / 'student.done').exists()
 
 
+def test_ablation_spawned_runs_stop_the_script(repo_root, tmp_path):
+    """bench_ablation_lib.sh's spawn / wait_spawned (the demo ablations'
+    runs side by side): a failing run stops the script at wait_spawned, not
+    later, and only after the runs beside it have ended; with none failing
+    the script goes on, and a wait with nothing spawned passes."""
+    lib = osp.join(repo_root, 'tools', 'analysis_tools',
+                   'bench_ablation_lib.sh')
+    env = dict(os.environ, PY=sys.executable)
+    script = ('set -euo pipefail; . "$0"; D=$1\n'
+              'slow() { sleep 1; touch "$D/$1"; }\n'
+              'spawn slow first; spawn true; wait_spawned; wait_spawned\n'
+              'echo "went on"\n'
+              'spawn exit 3; spawn slow second\n'
+              'spawn train_run broken "$D/runs/broken" "$D/missing.py"\n'
+              'wait_spawned\n'
+              'echo "not reached"\n')
+    proc = subprocess.run(['bash', '-c', script, lib, str(tmp_path)],
+                          cwd=repo_root, env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1
+    assert 'went on' in proc.stdout and 'not reached' not in proc.stdout
+    assert (tmp_path / 'first').is_file()
+    # the failures: train_run named its log; the run spawned after the
+    # first failure, still running when it failed, was waited for
+    assert f'failed, see {tmp_path}/runs/broken.log' in proc.stderr
+    assert '2 of 3 runs side by side failed' in proc.stderr
+    assert (tmp_path / 'second').is_file()
+    assert not (tmp_path / 'runs' / 'broken.done').exists()
+
+
 def test_accuracy_tiny(repo_root, run_script, tmp_path):
     work, data = str(tmp_path / 'acc'), str(tmp_path / 'md')
     common = ['--tiny', '--data-root', data, '--data-workers', '1']

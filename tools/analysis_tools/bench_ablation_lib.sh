@@ -6,7 +6,7 @@
 # stage1_graft_students.sh) and data_scaling_probe.sh, and for train_run
 # by demo_ablation_lib.sh and oicr_teacher_experiment.sh; sourced, not run.
 # saved_config needs WORK (the accuracy.py work dir) set, train_run and
-# train_once PY.
+# train_once PY. spawn and wait_spawned run jobs side by side.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
@@ -57,6 +57,25 @@ train_run() {  # LABEL RUN CONFIG [CFG_OPTIONS...]: train into RUN (log
     ${1+--cfg-options "$@"} >> "$run.log" 2>&1 ||
     { echo "failed, see $run.log" >&2; exit 1; }
   touch "$run.done"
+}
+
+SPAWNED=()  # the jobs spawn started that wait_spawned has not waited for
+spawn() {  # COMMAND ARGS...: run in the background, side by side with the
+  # next spawned ones, until wait_spawned
+  "$@" &
+  SPAWNED+=("$!")
+}
+
+wait_spawned() {  # wait for every spawned job; when any failed (a failing
+  # train_run has named its log), exit 1 once all have ended, so that no
+  # run is left behind and the failure stops the script where it happened
+  local pid failed=0 total=${#SPAWNED[@]}
+  for pid in ${SPAWNED[@]+"${SPAWNED[@]}"}; do
+    wait "$pid" || failed=$((failed + 1))
+  done
+  SPAWNED=()
+  [ "$failed" = 0 ] || { echo "$failed of $total runs side by side" \
+    "failed (see above)" >&2; exit 1; }
 }
 
 cache_scale_arg() {  # -> "cache_scale=N, " for a PreDecodedDataset when

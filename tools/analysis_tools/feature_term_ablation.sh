@@ -36,30 +36,31 @@ run_seed() {  # SEED: every row of one seed, in sequence
     "model.student.init_cfg.checkpoint=$s1"
   [ "$s" = 2 ] || kd "joint_norm7_seed$s" "$s" "$KD/kdwsd_$TAIL" "$VAL"
 }
-run_seed 0 & run_seed 1 & wait
+spawn run_seed 0; spawn run_seed 1; wait_spawned
 run_seed 2  # the main comparison only (baseline, staged, staged_feat7)
 # seed-0-only rows: the raw (official) loss at other weights, weight 2
 for w in 1.0 0.1 0.03 0.01 0.001; do
-  kd "joint_raw${w}_seed0" 0 "$(child "joint_raw$w" "$KD/kdwsd_$TAIL" \
-    "$(feat "$w" False)")" "$VAL" &
-  case $w in 0.1 | 0.01 | 0.001) wait ;; esac
+  spawn kd "joint_raw${w}_seed0" 0 "$(child "joint_raw$w" "$KD/kdwsd_$TAIL" \
+    "$(feat "$w" False)")" "$VAL"
+  case $w in 0.1 | 0.01 | 0.001) wait_spawned ;; esac
 done
-wait
 S1=$(stage1 0)
-kd staged_feat2_seed0 0 "$(child staged_feat2 "$KD/kdwsd-stage2-feat_$TAIL" \
-  "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$S1" &
+spawn kd staged_feat2_seed0 0 "$(child staged_feat2 "$KD/kdwsd-stage2-feat_$TAIL" \
+  "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$S1"
 # stage 2 also starts its projector from stage 1's
-kd staged_feat7_proj_seed0 0 "$(child staged_feat7_proj \
+spawn kd staged_feat7_proj_seed0 0 "$(child staged_feat7_proj \
   "$KD/kdwsd-stage2-feat_$TAIL" "model = dict(feat_distill=dict(
     init_cfg=dict(type='Pretrained', checkpoint='$S1',
                   prefix='region_distiller.')))")" "$VAL" \
-  "model.student.init_cfg.checkpoint=$S1" &
-# 4 + 8 epochs instead of 6 + 6
-( kd s1_4e_seed0 0 "$(child s1_4e "$KD/kdwsd-stage1_$TAIL" "$(epochs 4)")"
+  "model.student.init_cfg.checkpoint=$S1"
+short_stage1() {  # 4 + 8 epochs instead of 6 + 6
+  kd s1_4e_seed0 0 "$(child s1_4e "$KD/kdwsd-stage1_$TAIL" "$(epochs 4)")"
   kd staged_feat7_4p8_seed0 0 "$(child staged_feat7_4p8 \
     "$KD/kdwsd-stage2-feat_$TAIL" "$(epochs 8)")" "$VAL" \
-    "model.student.init_cfg.checkpoint=$OUT/s1_4e_seed0/epoch_4.pth" ) &
-wait
+    "model.student.init_cfg.checkpoint=$OUT/s1_4e_seed0/epoch_4.pth"
+}
+spawn short_stage1
+wait_spawned
 # the official loss at weight 1 kept in stage 2 (seeds 0, 1, 2), and the
 # joint stage's at seed 1 too
 raw1=$(child staged_raw1 "$KD/kdwsd-stage2-feat_$TAIL" "$(feat 1.0 False)")
@@ -67,10 +68,10 @@ staged_raw1() {  # SEED
   kd "staged_raw1_seed$1" "$1" "$raw1" "$VAL" \
     "model.student.init_cfg.checkpoint=$(stage1 "$1")"
 }
-staged_raw1 0 & staged_raw1 1 & wait
-staged_raw1 2 &
-kd joint_raw1.0_seed1 1 "$OUT/configs/joint_raw1.0.py" "$VAL" &
-wait
+spawn staged_raw1 0; spawn staged_raw1 1; wait_spawned
+spawn staged_raw1 2
+spawn kd joint_raw1.0_seed1 1 "$OUT/configs/joint_raw1.0.py" "$VAL"
+wait_spawned
 
 row() {  # LABEL NAME [seeds]
   local vals="" n

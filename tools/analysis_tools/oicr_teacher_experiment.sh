@@ -41,12 +41,10 @@ seed() {  # SEED PREFIX TEACHER_OPTIONS...: stage 1, then the main job's
     "model.student.init_cfg.checkpoint=$OUT/${p}s1_seed$s/epoch_6.pth"
 }
 seeds() {  # PREFIX TEACHER_OPTIONS...: seeds 1 and 2 side by side; a
-  # failing one stops the script
-  local one two
-  seed 1 "$@" & one=$!
-  seed 2 "$@" & two=$!
-  wait $one
-  wait $two
+  # failing one stops the script once both have ended
+  spawn seed 1 "$@"
+  spawn seed 2 "$@"
+  wait_spawned
 }
 seeds '' "model.teacher_cfg=$OICR" \
   "model.teacher_ckpt=$OUT/teacher/epoch_6.pth"

@@ -22,7 +22,8 @@ run_seed() {  # SEED: stage 1 and stage 2 with SAMPLED regions per image
     "model.student.init_cfg.checkpoint=$OUT/s1_n${SAMPLED}_seed$s/epoch_6.pth"
 }
 SEEDS=${SEEDS:-0 1 2}
-for s in $SEEDS; do run_seed "$s" & done; wait
+for s in $SEEDS; do spawn run_seed "$s"; done
+wait_spawned
 for s in $SEEDS; do
   echo "num_sampled=$SAMPLED seed $s: $(grep 'Epoch(val)' \
     "$OUT/s2_n${SAMPLED}_seed$s.log" | tail -1 | grep -o 'student/mAP: [0-9.]*')"

@@ -23,25 +23,37 @@ tsched() {  # a 12-epoch-style teacher schedule of N epochs, eta_min 1e-6
     begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-6,
     convert_to_iter_based=True)]"
 }
-( train baseline_24e 0 "$(child baseline_24e ${MLC}-32px.py "$(epochs 24)")"
+students_24e() {
+  train baseline_24e 0 "$(child baseline_24e ${MLC}-32px.py "$(epochs 24)")"
   train reference_24e 0 \
-    "$(child reference_24e ${MLC}-64px.py "$(epochs 24)")" ) &
-( kd s1_12e 0 "$(child s1_12e "$KD/kdwsd-stage1_$TAIL" "$(epochs 12)")"
+    "$(child reference_24e ${MLC}-64px.py "$(epochs 24)")"
+}
+distilled_12p12() {
+  kd s1_12e 0 "$(child s1_12e "$KD/kdwsd-stage1_$TAIL" "$(epochs 12)")"
   kd s2f_12e 0 \
     "$(child s2f_12e "$KD/kdwsd-stage2-feat_$TAIL" "$(epochs 12)")" "$VAL" \
-    "model.student.init_cfg.checkpoint=$OUT/s1_12e/epoch_12.pth" ) &
-wait
+    "model.student.init_cfg.checkpoint=$OUT/s1_12e/epoch_12.pth"
+}
+spawn students_24e
+spawn distilled_12p12
+wait_spawned
 T=$OUT/teacher_r24/epoch_6.pth
-( train teacher_r24 0 $WS "load_from=$OUT/reference_24e/epoch_24.pth"
+stronger_teacher() {
+  train teacher_r24 0 $WS "load_from=$OUT/reference_24e/epoch_24.pth"
   train s1_12e_t 0 "$OUT/configs/s1_12e.py" "model.teacher_ckpt=$T"
   train s2f_12e_t 0 "$OUT/configs/s2f_12e.py" "$VAL" \
     "model.student.init_cfg.checkpoint=$OUT/s1_12e_t/epoch_12.pth" \
-    "model.teacher_ckpt=$T" ) &
-( train teacher_r24_12e 0 "$(child teacher12 $WS "$(tsched 12)")" \
+    "model.teacher_ckpt=$T"
+}
+longer_teacher() {  # the 48-epoch baseline is expected to fail (above)
+  train teacher_r24_12e 0 "$(child teacher12 $WS "$(tsched 12)")" \
     "load_from=$OUT/reference_24e/epoch_24.pth"
-  train baseline_48e 0 \
-    "$(child baseline_48e ${MLC}-32px.py "$(epochs 48)")" || true ) &
-wait
+  ( train baseline_48e 0 \
+    "$(child baseline_48e ${MLC}-32px.py "$(epochs 48)")" ) || true
+}
+spawn stronger_teacher
+spawn longer_teacher
+wait_spawned
 for run in baseline_24e reference_24e teacher_r24 teacher_r24_12e s2f_12e \
     s2f_12e_t; do
   echo "$run: $(grep -o 'student/mAP: [0-9.]*\|CorLoc: [0-9.]*\| mAP: [0-9.]*' \
