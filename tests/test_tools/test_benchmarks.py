@@ -602,6 +602,7 @@ def test_accuracy_tiny(repo_root, run_script, tmp_path):
     _check_mosaic_transfer_set(repo_root, work, data, str(tmp_path))
     _check_large_schedule_ablation(repo_root, work, str(tmp_path))
     _check_data_scaling_probe(repo_root, data, str(tmp_path))
+    _check_mosaic_route(repo_root, work, data, str(tmp_path))
 
 
 def _check_large_schedule_ablation(repo_root, work, tmp):
@@ -788,6 +789,63 @@ def _check_mosaic_transfer_set(repo_root, work, data, tmp):
     _check_mosaics_masked_by_union(script, work, out, env, big, n)
     _check_mosaics_reuse_a_smaller_pools_soft_targets(script, work, out, env,
                                                       big, n, tmp)
+
+
+def _check_mosaic_route(repo_root, work, data, tmp):
+    """mosaic_route.sh on the tiny data and work dir: the route's four
+    accuracy.py runs (the gap's ends, the teacher from the unflipped
+    reference, its student), then the masked mosaics' student decoded at
+    64 px, and the seed's table: each student's share of the gap, from the
+    runs' own figures."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'mosaic_route.sh')
+    out = osp.join(tmp, 'x_route')
+    env = dict(os.environ, PY=sys.executable, WORK=work, OUT=out,
+               DATA_ROOT=data, BIG_ROOT=osp.join(tmp, 'route_mosaics'),
+               ACC_ARGS='--tiny --data-workers 1')
+    proc = subprocess.run(['bash', script, '0', '4', '1'], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def done_map(name):  # a distiller's metrics are its student's
+        with open(osp.join(work, name, 'seed0', 'done.json')) as f:
+            metrics = json.load(f)['metrics']
+        return metrics.get('mAP', metrics.get('student/mAP'))
+
+    low, high = done_map('baseline_noflip'), done_map('reference_noflip')
+    mark = re.search(r'^gap (\S+) \((\S+) to (\S+)\), its 90% mark (\S+)$',
+                     proc.stdout, re.M)
+    assert mark, proc.stdout
+    assert [float(v) for v in mark.groups()] == pytest.approx(
+        [high - low, low, high, low + 0.9 * (high - low)], abs=0.006)
+    run = 'kd_pred_cached_t1_nfref_noflip_mosaic4_mask_union_train_1e_' \
+        'seed0_cache64'
+    assert osp.isfile(osp.join(out, run + '.done'))
+    for name, value in (('kd_pred_cached_t1_nfref_noflip',
+                         done_map('kd_pred_cached_t1_nfref_noflip')),
+                        (run, None)):
+        row = re.search(rf'^{name}: mAP (\S+), (\S+)% of the gap recovered$',
+                        proc.stdout, re.M)
+        assert row, proc.stdout
+        got, share = float(row[1]), float(row[2])
+        if value is not None:
+            assert got == pytest.approx(value, abs=0.006)
+        if high != low:  # got is rounded to 0.01, the share to 0.1
+            assert share == pytest.approx(
+                100 * (got - low) / (high - low),
+                abs=0.06 + 0.5 / abs(high - low))
+    teacher = re.search(r'^seed 0: teacher image mAP (\S+), CorLoc (\S+)$',
+                        proc.stdout, re.M)
+    assert teacher, proc.stdout
+    with open(osp.join(work, 'teacher_wsddn_nfref', 'seed0',
+                       'done.json')) as f:
+        metrics = json.load(f)['metrics']
+    assert [float(v) for v in teacher.groups()] == pytest.approx(
+        [metrics['mAP'], metrics['CorLoc']], abs=0.006)
+    # a rerun trains nothing
+    proc = subprocess.run(['bash', script, '0', '4', '1'], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0 and run + ' (' not in proc.stdout
 
 
 def _check_mosaics_of_another_teacher(script, work, out, env):
