@@ -10,7 +10,7 @@
 # decoded at 64 px), and the 64 px student on the 10,000 + NUM scenes for
 # EPOCHS epochs, validated every 5. Ends with the seed's table: each
 # student's mAP and the share of the gap it recovers. A rerun skips what is
-# done and resumes a run cut short. At the defaults about 2.5 h on 2 AMD
+# done and resumes a run cut short. At the defaults about 3 h on 2 AMD
 # EPYC cores, and 40 GB of disk ("The 230,000-mosaic route rebuilt on the
 # AMD machine").
 # Environment: WORK (accuracy.py's work dir, default
