@@ -45,8 +45,9 @@ for w in 1.0 0.1 0.03 0.01 0.001; do
   case $w in 0.1 | 0.01 | 0.001) wait_spawned ;; esac
 done
 S1=$(stage1 0)
-spawn kd staged_feat2_seed0 0 "$(child staged_feat2 "$KD/kdwsd-stage2-feat_$TAIL" \
-  "$(feat 2.0 True)")" "$VAL" "model.student.init_cfg.checkpoint=$S1"
+spawn kd staged_feat2_seed0 0 "$(child staged_feat2 \
+  "$KD/kdwsd-stage2-feat_$TAIL" "$(feat 2.0 True)")" "$VAL" \
+  "model.student.init_cfg.checkpoint=$S1"
 # stage 2 also starts its projector from stage 1's
 spawn kd staged_feat7_proj_seed0 0 "$(child staged_feat7_proj \
   "$KD/kdwsd-stage2-feat_$TAIL" "model = dict(feat_distill=dict(
