@@ -7,7 +7,7 @@
 # and for train_run, spawn and wait_spawned by demo_ablation_lib.sh and
 # oicr_teacher_experiment.sh; sourced, not run.
 # saved_config needs WORK (the accuracy.py work dir) set, train_run and
-# train_once PY. spawn and wait_spawned run jobs side by side.
+# train_once PY.
 
 saved_config() {  # EXPERIMENT SEED -> the config its finished run saved
   local run=$WORK/$1/seed$2
