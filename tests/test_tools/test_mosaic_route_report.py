@@ -62,6 +62,9 @@ def test_mosaic_route_report(tmp_path):
         err.value)
 
     _seed(work, out, 0, 80.0, 90.0, [85.0, 88.0])
+    # a student a hair below its baseline shows 0%, not -0%
+    _done(work, 'kd_pred_cached_t1_nfref_noflip', 0,
+          {'student/mAP': 79.99})
     _seed(work, out, 1, 78.0, 92.0, [86.0, 91.0], finished=False)
     # seed 2 lacks its mosaic student
     _seed(work, out, 2, 70.0, 80.0, [75.0])
@@ -71,7 +74,7 @@ def test_mosaic_route_report(tmp_path):
     cells = [[c.strip() for c in r.strip('|').split('|')] for r in rows]
     assert cells[1][:7] == [
         '0', '80.00', '90.00', '10.00', '89.00', '95.00 / 27.00',
-        '81.00 (10%)'
+        '79.99 (0%)'
     ]
     # the last validation's metrics, the share of this seed's own gap
     assert cells[1][7:] == ['88.00', '80.00', '81.00', '70.00', '71.00',
