@@ -170,7 +170,8 @@ def report(args: argparse.Namespace) -> str:
             f'{low + TARGET / 100 * (high - low):.2f}',
             f'{found["teacher"]:.2f} / {found["corloc"]:.2f}',
             f'{found["paper"]:.2f} '
-            f'({round(share(found["paper"], low, high)):.0f}%)'
+            f'({share(found["paper"], low, high):.0f}%)'.replace(
+                '(-0%)', '(0%)')
         ] + [f'{mosaic.get(k, float("nan")):.2f}' for k in LOG_METRICS] + [
             f'{share(mosaic["mAP"], low, high):.1f}%',
             f'{100 * (mosaic["mAP"] - low) / (100 - low):.0f}%',
