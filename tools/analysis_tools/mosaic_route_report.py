@@ -84,21 +84,17 @@ def done_metrics(work: str, name: str, seed: int) -> Optional[dict]:
 
 
 def log_validations(path: str) -> List[Dict[str, float]]:
-    """The student's metrics at each validation of a training log, in
-    order (``student/KEY: value`` of each ``Epoch(val)`` line, or plain
-    ``KEY: value`` where the log has no student prefix)."""
+    """The student's metrics at each validation of a distiller's training
+    log, in order (``student/KEY: value`` of each ``Epoch(val)`` line)."""
     vals = []
     with open(path, encoding='utf-8', errors='replace') as f:
         for line in f:
             if 'Epoch(val)' not in line:
                 continue
-            pairs = dict(
-                (m.group(1), float(m.group(2))) for m in re.finditer(
-                    r'(?:^|\s)student/(\w+): ([-0-9.]+)', line))
-            if not pairs:
-                pairs = dict((m.group(1), float(m.group(2)))
-                             for m in re.finditer(r'\s(\w+): ([-0-9.]+)',
-                                                  line))
+            pairs = {
+                m.group(1): float(m.group(2))
+                for m in re.finditer(r'student/(\w+): ([-0-9.]+)', line)
+            }
             if 'mAP' in pairs:
                 vals.append(pairs)
     return vals
