@@ -8,8 +8,9 @@
 # starts from), NUM mosaics of the training scenes labelled by the teacher
 # and masked by their sources' labels (mosaic_transfer_set.sh, MASK=union,
 # decoded at 64 px), and the 64 px student on the 10,000 + NUM scenes for
-# EPOCHS epochs, validated every 5. Ends with the seed's table: each
-# student's mAP and the share of the gap it recovers. A rerun skips what is
+# EPOCHS epochs, validated every 5. Ends with the seed's table
+# (mosaic_route_report.py): the gap's ends, the teacher, each student's mAP
+# and the share of the gap it recovers. A rerun skips what is
 # done and resumes a run cut short. At the defaults about 3 h on 2 AMD
 # EPYC cores, and 40 GB of disk ("The 230,000-mosaic route rebuilt on the
 # AMD machine").
@@ -30,7 +31,6 @@ OUT=${OUT:-work_dirs/benchmarks/x_mosaic}
 DATA=${DATA_ROOT:-data/multidigits_large}
 PY=${PY:-.venv/bin/python}
 BASE=kd_pred_cached_t1_nfref_noflip
-. tools/analysis_tools/bench_ablation_lib.sh
 
 # shellcheck disable=SC2086  # ACC_ARGS: options, split into words
 $PY tools/benchmarks/accuracy.py --only reference_noflip teacher_wsddn_nfref \
@@ -41,18 +41,5 @@ VAL_EVERY=5 CACHE_SCALE=64 MASK=union BASE_EXP=$BASE WORKERS=2 \
   DATA_ROOT=$DATA bash tools/analysis_tools/mosaic_transfer_set.sh "$WORK" \
   "$NUM" "$EPOCHS" "$SEED" "$OUT"
 
-run=${BASE}_mosaic${NUM}_mask_union_train_${EPOCHS}e_seed${SEED}_cache64
-done_map() { map_of "$WORK/$1/seed$SEED/done.json"; }
-teacher=$WORK/teacher_wsddn_nfref/seed$SEED/done.json
-printf 'seed %s: teacher image mAP %.2f, CorLoc %.2f\n' "$SEED" \
-  "$(map_of "$teacher")" \
-  "$(grep -o '"CorLoc": [0-9.]*' "$teacher" | grep -o '[0-9.]*$')"
-printf '%s\n' "baseline_noflip $(done_map baseline_noflip)" \
-  "reference_noflip $(done_map reference_noflip)" \
-  "$BASE $(done_map "$BASE")" \
-  "$run $(last_val_map "$(realpath -m "$OUT")/$run.log")" |
-  awk 'NR == 1 {low = $2} NR == 2 {gap = $2 - low
-         printf "gap %.2f (%.2f to %.2f), its 90%% mark %.2f\n", gap, low,
-           $2, low + 0.9 * gap}
-       NR > 2 {printf "%s: mAP %.2f, %.1f%% of the gap recovered\n", $1,
-         $2, 100 * ($2 - low) / gap}'
+$PY tools/analysis_tools/mosaic_route_report.py --seeds "$SEED" --work \
+  "$WORK" --out "$OUT" --num "$NUM" --epochs "$EPOCHS" --base "$BASE"
