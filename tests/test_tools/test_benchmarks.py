@@ -830,8 +830,8 @@ def _check_mosaic_route(repo_root, work, data, tmp):
         [metrics['mAP'], metrics['CorLoc']], abs=0.006)
     paper = re.fullmatch(r'(\S+) \((\S+)%\)', cells[6])
     assert paper, cells
-    vals = [v for v in open(osp.join(out, run + '.log'))
-            if 'Epoch(val)' in v]
+    with open(osp.join(out, run + '.log')) as f:
+        vals = [v for v in f if 'Epoch(val)' in v]
     mosaic = float(re.search(r'student/mAP: (\S+)', vals[-1])[1])
     # got is rounded to 0.01; the paper student's share to 1, the mosaic
     # student's to 0.1
