@@ -83,7 +83,9 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
     on the model's device, then run the wrapped preprocessor.
 
     A batch of decoded uint8 images (one transfer) is flipped (per image,
-    with probability ``flip_prob``, in training), resized to each view's
+    with probability ``flip_prob``, in training), translated (per image, by
+    up to ``max_translate_ratio`` of its size each way, the uncovered border
+    filled by reflection, in training), resized to each view's
     scale (bilinear, as mmcv's ``Resize``; in training one of ``scales`` is
     drawn per batch, as mmdet's ``BatchSyncRandomResize`` does) and packed
     into the data samples ``mmpretrain.PackInputs`` (``pack='cls'``) or
@@ -92,7 +94,10 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
     targets with the flipped view (B, 2, K) keep the row of the view each
     image gets. Images stored at the view's scale (``PreDecodedDataset``'s
     ``cache_scale``) are not resized again; proposals and ``scale_factor``
-    always refer to ``ori_shape``. The wrapped
+    always refer to ``ori_shape`` (translated with the image, clipped to
+    it). Cached soft targets are kept through a translation: the teacher
+    saw the untranslated image, which shows the same objects unless one
+    sits at the border. The wrapped
     preprocessor (normalisation, padding) then runs as usual. Batches that
     do not come from a :class:`PreDecodedDataset` (validation loaders with
     the per-image pipeline) go to the wrapped preprocessor unchanged.
@@ -107,13 +112,19 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
             (``'teacher'`` / ``'student'``).
         flip_prob (float): Horizontal flip probability in training.
             Defaults to 0.
+        max_translate_ratio (float): Largest translation in training, as a
+            fraction of the width (horizontally) and height (vertically) of
+            the images as the batch holds them, rounded to whole pixels,
+            drawn uniformly per image and axis; 0.0625 moves a 64 px image
+            by up to 4 px each way (CIFAR's pad-4-and-crop). In [0, 0.5).
+            Defaults to 0 (off).
         batch_augments (dict, optional): Passed to the wrapped
             preprocessor (mmpretrain's ``ImageClassifier`` sets it from its
             ``train_cfg``). Defaults to None.
 
     .. code:: text
 
-        images (B, H, W, 3) uint8 -> device -> flip -> per view:
+        images (B, H, W, 3) uint8 -> device -> flip -> translate -> per view:
         resize (B, 3, h, w) float + samples -> preprocessor(...)
     """
 
@@ -121,6 +132,7 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
                  preprocessor: ConfigType,
                  views: Sequence[dict],
                  flip_prob: float = 0.0,
+                 max_translate_ratio: float = 0.0,
                  batch_augments: Optional[dict] = None) -> None:
         super().__init__()
         if batch_augments is not None:
@@ -137,6 +149,11 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
             raise ValueError('PreDecodedDataPreprocessor: flip_prob must be '
                              f'in [0, 1], got {flip_prob}')
         self.flip_prob = flip_prob
+        if not 0 <= max_translate_ratio < 0.5:
+            raise ValueError('PreDecodedDataPreprocessor: '
+                             'max_translate_ratio must be in [0, 0.5), got '
+                             f'{max_translate_ratio}')
+        self.max_translate_ratio = max_translate_ratio
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Augment, pack and preprocess one batch.
@@ -190,6 +207,14 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
                     flip.to(device)[:, None], soft[:, 1], soft[:, 0]) \
                     if any(flip_list) else soft[:, 0]
         images = images.float()
+        if training and self.max_translate_ratio > 0:
+            images, shift = self._translate(images)
+            if proposals is not None:
+                scale = proposals.new_tensor([ori_w / width, ori_h / height])
+                shift = (shift.to(proposals) * scale).repeat(1, 2)
+                bound = proposals.new_tensor([ori_w, ori_h, ori_w, ori_h])
+                proposals = torch.minimum(
+                    (proposals + shift[:, None]).clamp(min=0), bound)
         inputs, samples = {}, {}
         for view in self.views:
             w, h = self._draw_scale(view['scales'], training)
@@ -227,6 +252,34 @@ class PreDecodedDataPreprocessor(NestedDataPreprocessor):
                 training)
         return self.preprocessor(
             dict(inputs=inputs, data_samples=samples), training)
+
+    def _translate(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+        """Move each image by its own random whole-pixel offset.
+
+        Args:
+            images (Tensor): (B, 3, H, W) float.
+
+        Returns:
+            tuple[Tensor, Tensor]: The moved images (B, 3, H, W), the
+            border they uncover filled by reflection, and each image's
+            offset (B, 2) as (dx, dy) in pixels (positive: right, down).
+        """
+        num, _, height, width = images.shape
+        pad_x = round(self.max_translate_ratio * width)
+        pad_y = round(self.max_translate_ratio * height)
+        device = images.device
+        # where each image's window starts in the padded batch; the content
+        # moves by pad - start
+        start_x = torch.randint(0, 2 * pad_x + 1, (num, ), device=device)
+        start_y = torch.randint(0, 2 * pad_y + 1, (num, ), device=device)
+        padded = F.pad(images, (pad_x, pad_x, pad_y, pad_y), mode='reflect')
+        rows = start_y[:, None] + torch.arange(height, device=device)
+        cols = start_x[:, None] + torch.arange(width, device=device)
+        moved = padded[torch.arange(num, device=device)[:, None, None, None],
+                       torch.arange(3, device=device)[None, :, None, None],
+                       rows[:, None, :, None], cols[:, None, None, :]]
+        shift = torch.stack([pad_x - start_x, pad_y - start_y], 1)
+        return moved, shift
 
     @staticmethod
     def _draw_scale(scales: List[Tuple[int, int]],

@@ -242,6 +242,52 @@ def test_multi_scale_and_pass_through(tiny_multidigits, batch):
     assert out['inputs'].shape == (2, 3, 64, 64)
 
 
+@pytest.mark.parametrize('cache_scale', [None, 64])
+def test_translation_moves_each_image_and_its_proposals(
+        tiny_multidigits, cache_scale):
+    """In training each image moves by its own whole-pixel offset within
+    the ratio, the uncovered border reflected, and its proposals (clipped
+    to the image) with it, also from a cache stored below the originals'
+    size; outside training nothing moves."""
+    batch = PreDecodedDataset(
+        _inner(tiny_multidigits),
+        cache_scale=cache_scale).__getitems__(INDICES)[0]
+    num, height, width = batch['images'].shape[:3]
+
+    def build(ratio):
+        return MODELS.build(
+            dict(
+                type='PreDecodedDataPreprocessor',
+                preprocessor=DET,
+                views=[dict(pack='det', scales=[(width, height)])],
+                max_translate_ratio=ratio))
+
+    ref = build(0)(batch, True)
+    torch.manual_seed(0)
+    out = build(0.125)(batch, True)
+    pad_x, pad_y = round(0.125 * width), round(0.125 * height)
+    padded = torch.nn.functional.pad(
+        ref['inputs'], (pad_x, pad_x, pad_y, pad_y), mode='reflect')
+    shifts = []
+    for i in range(num):
+        matches = [(dx, dy) for dx in range(-pad_x, pad_x + 1)
+                   for dy in range(-pad_y, pad_y + 1) if torch.equal(
+                       out['inputs'][i],
+                       padded[i, :, pad_y - dy:pad_y - dy + height,
+                              pad_x - dx:pad_x - dx + width])]
+        assert len(matches) == 1, matches
+        shifts.append(matches[0])
+        dx, dy = matches[0]
+        boxes = ref['data_samples'][i].proposals.bboxes
+        expected = torch.minimum(
+            (boxes + boxes.new_tensor([dx, dy, dx, dy])).clamp(min=0),
+            boxes.new_tensor([width, height, width, height]))
+        torch.testing.assert_close(out['data_samples'][i].proposals.bboxes,
+                                   expected)
+    assert len(set(shifts)) > 1
+    assert torch.equal(build(0.125)(batch, False)['inputs'], ref['inputs'])
+
+
 def test_bad_configs_are_named():
     with pytest.raises(ValueError, match="pack='cls'"):
         MODELS.build(
@@ -271,6 +317,13 @@ def test_bad_configs_are_named():
                 preprocessor=CLS,
                 views=[dict(pack='cls', scales=[32])],
                 flip_prob=2))
+    with pytest.raises(ValueError, match='max_translate_ratio'):
+        MODELS.build(
+            dict(
+                type='PreDecodedDataPreprocessor',
+                preprocessor=CLS,
+                views=[dict(pack='cls', scales=[32])],
+                max_translate_ratio=0.5))
 
 
 def test_det_view_without_proposals_is_named(tiny_multidigits):
