@@ -848,6 +848,62 @@ def _check_mosaic_route(repo_root, work, data, tmp):
     proc = subprocess.run(['bash', script, '0', '4', '1'], env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0 and run + ' (' not in proc.stdout
+    _check_mosaic_student_variants(repo_root, out, run, tmp)
+
+
+def _check_mosaic_student_variants(repo_root, route_out, route, tmp):
+    """mosaic_student_variants.sh on the route's finished tiny run: each
+    variant is the route's config with its one override, trained; the
+    curves printed are the logs' own; bad input is named."""
+    script = osp.join(repo_root, 'tools', 'analysis_tools',
+                      'mosaic_student_variants.sh')
+    out = osp.join(tmp, 'x_variants')
+    env = dict(os.environ, PY=sys.executable, ROUTE_OUT=route_out, OUT=out,
+               NUM='4', EPOCHS='1')
+    proc = subprocess.run(['bash', script, '0', 'ema', 'shift4', 'sup0'],
+                          env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def curve(log):
+        with open(log) as f:
+            return ' / '.join(
+                f'{float(m):.2f}'
+                for m in re.findall(r'Epoch\(val\).*?student/mAP: (\S+)',
+                                    f.read()))
+
+    assert f'route: {curve(osp.join(route_out, route + ".log"))}' \
+        in proc.stdout
+    cfgs = {}
+    for variant in ('ema', 'shift4', 'sup0'):
+        name = f'{route}_{variant}'
+        assert osp.isfile(osp.join(out, name + '.done'))
+        assert f'{variant}: {curve(osp.join(out, name + ".log"))}' \
+            in proc.stdout
+        cfgs[variant] = mmengine.Config.fromfile(
+            osp.join(out, 'configs', name + '.py'))
+    base = mmengine.Config.fromfile(
+        osp.join(route_out, 'configs', route + '.py'))
+    assert [h['type'] for h in cfgs['ema'].custom_hooks][-1] == 'EMAHook'
+    ckpt = torch.load(
+        glob.glob(osp.join(out, route + '_ema', 'epoch_*.pth'))[0],
+        map_location='cpu', weights_only=False)
+    assert 'ema_state_dict' in ckpt
+    assert cfgs['shift4'].model.data_preprocessor.max_translate_ratio == \
+        0.0625
+    assert cfgs['sup0'].model.sup_weight == 0
+    with open(osp.join(out, route + '_sup0.log')) as f:
+        assert 'student.loss_cls' not in f.read()
+    # everything else is the route's config
+    for cfg in cfgs.values():
+        assert cfg.train_dataloader.dataset == base.train_dataloader.dataset
+        assert cfg.train_cfg == base.train_cfg
+    for args, message in (([], 'usage:'),
+                          (['0', 'swa'], "unknown VARIANT 'swa'"),
+                          (['9', 'ema'], 'mosaic_route.sh 9 4 1 first')):
+        proc = subprocess.run(['bash', script] + args, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr
 
 
 def _check_mosaics_of_another_teacher(script, work, out, env):

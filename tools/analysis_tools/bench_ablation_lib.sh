@@ -3,9 +3,9 @@
 # soft_target_temperature_ablation.sh, staged_gain_decomposition.sh,
 # transfer_set_distillation.sh, mosaic_transfer_set.sh,
 # teacher_swap_students.sh, stage1_seed_students.sh,
-# stage1_graft_students.sh, mosaic_route.sh) and data_scaling_probe.sh,
-# and for train_run, spawn and wait_spawned by demo_ablation_lib.sh and
-# oicr_teacher_experiment.sh; sourced, not run.
+# stage1_graft_students.sh, mosaic_route.sh, mosaic_student_variants.sh)
+# and data_scaling_probe.sh, and for train_run, spawn and wait_spawned by
+# demo_ablation_lib.sh and oicr_teacher_experiment.sh; sourced, not run.
 # saved_config needs WORK (the accuracy.py work dir) set, train_run and
 # train_once PY.
 

@@ -288,42 +288,20 @@ def test_translation_moves_each_image_and_its_proposals(
     assert torch.equal(build(0.125)(batch, False)['inputs'], ref['inputs'])
 
 
-def test_bad_configs_are_named():
-    with pytest.raises(ValueError, match="pack='cls'"):
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(views=[dict(pack='image', scales=[32])]), "pack='cls'"),
+    (dict(views=[dict(pack='cls')]), 'needs scales'),
+    (dict(views=[dict(pack='cls', scales=[32]),
+                 dict(pack='det', scales=[32])]), 'distinct branches'),
+    (dict(views=[dict(pack='cls', scales=[32])], flip_prob=2), 'flip_prob'),
+    (dict(views=[dict(pack='cls', scales=[32])], max_translate_ratio=0.5),
+     'max_translate_ratio'),
+])
+def test_bad_configs_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         MODELS.build(
-            dict(
-                type='PreDecodedDataPreprocessor',
-                preprocessor=CLS,
-                views=[dict(pack='image', scales=[32])]))
-    with pytest.raises(ValueError, match='needs scales'):
-        MODELS.build(
-            dict(
-                type='PreDecodedDataPreprocessor',
-                preprocessor=CLS,
-                views=[dict(pack='cls')]))
-    with pytest.raises(ValueError, match='distinct branches'):
-        MODELS.build(
-            dict(
-                type='PreDecodedDataPreprocessor',
-                preprocessor=CLS,
-                views=[
-                    dict(pack='cls', scales=[32]),
-                    dict(pack='det', scales=[32])
-                ]))
-    with pytest.raises(ValueError, match='flip_prob'):
-        MODELS.build(
-            dict(
-                type='PreDecodedDataPreprocessor',
-                preprocessor=CLS,
-                views=[dict(pack='cls', scales=[32])],
-                flip_prob=2))
-    with pytest.raises(ValueError, match='max_translate_ratio'):
-        MODELS.build(
-            dict(
-                type='PreDecodedDataPreprocessor',
-                preprocessor=CLS,
-                views=[dict(pack='cls', scales=[32])],
-                max_translate_ratio=0.5))
+            dict(type='PreDecodedDataPreprocessor', preprocessor=CLS,
+                 **kwargs))
 
 
 def test_det_view_without_proposals_is_named(tiny_multidigits):
