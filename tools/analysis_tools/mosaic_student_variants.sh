@@ -15,7 +15,7 @@
 #           (the distiller's sup_weight=0)
 # Prints each variant's validation curve beside the route's own run. A
 # rerun skips what is done and resumes a run cut short. About 30 min per
-# variant on 2 AMD EPYC cores (shiftN 15% more).
+# variant on 2 AMD EPYC cores (shiftN 15-20% more).
 # Environment: ROUTE_OUT (mosaic_route.sh's OUT, default
 # work_dirs/benchmarks/x_mosaic), OUT (default
 # work_dirs/benchmarks/x_mosaic_variants), NUM (230000), EPOCHS (20),
@@ -40,9 +40,9 @@ route=${BASE}_mosaic${NUM}_mask_union_train_${EPOCHS}e_seed${SEED}_cache64
   "$ROUTE_OUT/configs/$route.py: run tools/analysis_tools/mosaic_route.sh" \
   "$SEED $NUM $EPOCHS first" >&2; exit 1; }
 for variant in "$@"; do
-  case $variant in ema | shift[1-9] | shift[1-3][0-9] | sup0) ;;
-    *) echo "unknown VARIANT '$variant': give ema, shiftN (N = 1 to 39" \
-      "px) or sup0" >&2
+  case $variant in ema | shift[1-9] | shift[12][0-9] | shift3[01] | sup0) ;;
+    *) echo "unknown VARIANT '$variant': give ema, shiftN (N = 1 to 31" \
+      "px, under half the image) or sup0" >&2
       exit 1 ;;
   esac
 done
